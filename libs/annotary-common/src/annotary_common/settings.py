@@ -1,0 +1,54 @@
+"""Settings shared by every service (env prefix ``ANNOTARY_``); services add their own class."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CommonSettings(BaseSettings):
+    """Keys every service reads: database, bus, object store, peers, telemetry."""
+
+    model_config = SettingsConfigDict(env_prefix="ANNOTARY_", extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/annotary"
+    database_pool_size: int = Field(default=10, ge=1)
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_partitions: int = Field(default=3, ge=1)
+    # Small timeouts make consumer-group joins fast (tests, embedded); production keeps Kafka's defaults.
+    kafka_fast_rebalance: bool = False
+
+    object_store: Literal["local", "s3"] = "local"
+    data_dir: Path = Path(".annotary-data")
+    s3_endpoint_url: str | None = None
+    s3_bucket: str = "annotary"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    s3_region: str = "us-east-1"
+    # file:// imports are allowed only below these folders (os.pathsep-separated in the env).
+    import_roots: str = ""
+
+    orchestrator_addr: str = "127.0.0.1:50051"
+    qa_addr: str = "127.0.0.1:50052"
+    ingest_addr: str = "127.0.0.1:50053"
+    export_addr: str = "127.0.0.1:50054"
+    preannotate_addr: str = "127.0.0.1:50055"
+    grpc_timeout_s: float = Field(default=10.0, gt=0)
+
+    otlp_endpoint: str = ""
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _production_needs_real_config(self) -> CommonSettings:
+        if self.env == "production":
+            # S3 credentials may come from the platform (instance roles, IRSA), so they are not required here.
+            if self.object_store == "local":
+                raise ValueError("ANNOTARY_OBJECT_STORE=local is for single-machine use; production needs s3")
+            if "ANNOTARY_DATABASE_URL" not in os.environ:
+                raise ValueError("ANNOTARY_DATABASE_URL must be set in production")
+        return self
