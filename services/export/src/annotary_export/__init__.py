@@ -1,0 +1,1 @@
+"""Annotary export service: accepted annotations in, dataset files out."""

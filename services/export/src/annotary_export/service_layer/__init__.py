@@ -1,0 +1,1 @@
+"""Handlers of export: functions taking a connection or the pool (and the object store)."""

@@ -1,0 +1,80 @@
+"""``annotation.accepted`` in: keep each item's latest accepted annotation (a later round replaces an earlier)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+from annotary.events.v1 import events_pb2
+from annotary_common.bus import PermanentError
+from annotary_common.events import Event
+
+from annotary_export.domain.model import AcceptedItem
+
+
+def _uuid(name: str, value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise PermanentError(f"{name}: {value!r} is not a UUID") from None
+
+
+def _result(raw: str) -> list[Any]:
+    if not raw:
+        return []
+    try:
+        result = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise PermanentError(f"result_json: not valid JSON ({exc.msg})") from None
+    if not isinstance(result, list):
+        raise PermanentError(f"result_json: must be a list of regions, got {type(result).__name__}")
+    return result
+
+
+async def on_annotation_accepted(conn: asyncpg.Connection, event: Event) -> None:
+    """Bus handler (runs in the consumer's inbox transaction): upsert the item's accepted row."""
+    msg = event.payload
+    assert isinstance(msg, events_pb2.AnnotationAccepted)
+    item_id = _uuid("item.item_id", msg.item.item_id)
+    project_id = _uuid("item.project_id", msg.item.project_id)
+    result = _result(msg.result_json)
+    annotators = list(dict.fromkeys(s.annotator_id for s in msg.submissions if s.annotator_id))
+    occurred = event.envelope.occurred_at
+    accepted_at = occurred.ToDatetime(tzinfo=UTC) if occurred.seconds or occurred.nanos else datetime.now(UTC)
+    await conn.execute(
+        """INSERT INTO accepted (item_id, project_id, snapshot, result_json, agreement, round, annotators, accepted_at)
+           VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8)
+           ON CONFLICT (item_id) DO UPDATE SET
+               project_id = EXCLUDED.project_id, snapshot = EXCLUDED.snapshot, result_json = EXCLUDED.result_json,
+               agreement = EXCLUDED.agreement, round = EXCLUDED.round, annotators = EXCLUDED.annotators,
+               accepted_at = EXCLUDED.accepted_at
+           WHERE accepted.round <= EXCLUDED.round""",
+        item_id, project_id, msg.item.SerializeToString(deterministic=True), json.dumps(result, ensure_ascii=False),
+        msg.agreement, msg.round, annotators, accepted_at,
+    )
+
+
+def accepted_item(row: asyncpg.Record) -> AcceptedItem:
+    """The domain view of an ``accepted`` row."""
+    snap = events_pb2.ItemSnapshot.FromString(row["snapshot"])
+    try:
+        meta = json.loads(snap.meta_json) if snap.meta_json else {}
+    except json.JSONDecodeError:
+        meta = {}
+    return AcceptedItem(
+        item_id=str(row["item_id"]), external_id=snap.external_id, modality=snap.modality or "image",
+        media_uri=snap.media_uri, media_type=snap.media_type, text=snap.text, width=snap.width, height=snap.height,
+        meta=meta if isinstance(meta, dict) else {}, result=json.loads(row["result_json"]),
+        agreement=row["agreement"], annotators=list(row["annotators"]), round=row["round"],
+    )
+
+
+async def accepted_items(conn: asyncpg.Connection, project_id: uuid.UUID) -> list[AcceptedItem]:
+    rows = await conn.fetch(
+        "SELECT item_id, snapshot, result_json, agreement, round, annotators FROM accepted WHERE project_id = $1",
+        project_id,
+    )
+    return [accepted_item(row) for row in rows]

@@ -1,0 +1,19 @@
+"""Settings of the export service (env prefix ``ANNOTARY_EXPORT_``; shared keys from ``ANNOTARY_``)."""
+
+from __future__ import annotations
+
+from annotary_common.settings import CommonSettings
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ExportSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ANNOTARY_EXPORT_", extra="ignore")
+
+    common: CommonSettings = Field(default_factory=CommonSettings)
+    grpc_port: int = 50054
+    http_port: int = 8084
+    # Exports built at once by this process.
+    max_concurrent_builds: int = Field(default=2, ge=1)
+    # How often unfinished exports (left by a process that died) are looked for and rebuilt.
+    resume_interval_s: float = Field(default=30.0, gt=0)

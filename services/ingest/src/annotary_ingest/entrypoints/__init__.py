@@ -1,0 +1,1 @@
+"""How ingest is reached: the gRPC servicer."""

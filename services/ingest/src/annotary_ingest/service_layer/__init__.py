@@ -1,0 +1,1 @@
+"""Handlers of ingest: functions taking the pool and the object store."""

@@ -1,0 +1,193 @@
+"""Importing items: check every item, read and describe its content, then write the new items and their
+``item.ingested`` events in one transaction. All or nothing: one bad item and nothing is written."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import asyncpg
+import httpx
+from annotary.events.v1 import events_pb2
+from annotary_common import outbox, topics
+from annotary_common.grpc_util import InvalidArgument
+from annotary_common.storage import LocalObjectStore, ObjectNotFound, ObjectStore, SourceNotAllowed
+from botocore.exceptions import BotoCoreError, ClientError
+
+from annotary_ingest.domain.content import Content, describe_media, describe_text
+from annotary_ingest.domain.items import (
+    BadEntry,
+    CheckedItem,
+    ItemInvalid,
+    RawItem,
+    check_item,
+    check_project_id,
+    item_id_for,
+)
+
+log = logging.getLogger(__name__)
+
+PRODUCER = "ingest"
+
+
+@dataclass
+class ImportResult:
+    created: int = 0
+    duplicates: int = 0
+    item_ids: list[str] = field(default_factory=list)   # one per input item, in order (duplicates included)
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ImportLimits:
+    fetch_concurrency: int = 8
+    max_bytes: int = 1 << 30
+
+
+def project_or_invalid(project_id: str) -> str:
+    try:
+        return check_project_id(project_id)
+    except ItemInvalid as exc:
+        raise InvalidArgument(str(exc)) from None
+
+
+async def import_items(pool: asyncpg.Pool, store: ObjectStore, project_id: str,
+                       entries: Sequence[RawItem | BadEntry], limits: ImportLimits = ImportLimits()) -> ImportResult:
+    """Import a batch; errors come back in ``ImportResult.errors`` (index, message naming the field).
+
+    Raises ``InvalidArgument`` for a bad project id, a refused source (file:// outside the import roots,
+    s3:// without an S3 store) or a batch over ``limits.max_bytes``.
+    """
+    project = project_or_invalid(project_id)
+    checked: list[tuple[int, RawItem, CheckedItem]] = []
+    errors: list[tuple[int, str]] = []
+    for index, entry in enumerate(entries):
+        if isinstance(entry, BadEntry):
+            errors.append((index, entry.message))
+            continue
+        try:
+            checked.append((index, entry, check_item(entry)))
+        except ItemInvalid as exc:
+            errors.append((index, f"{entry.origin}{exc}"))
+    if errors:  # fail fast: no media is read for a batch that is already refused
+        return ImportResult(errors=errors)
+    described = await _describe_all(store, checked, limits)
+    errors = [(index, message) for index, message in described if isinstance(message, str)]
+    if errors:
+        return ImportResult(errors=errors)
+    contents = [content for _, content in described if isinstance(content, Content)]
+    return await _write(pool, store, project, [item for _, _, item in checked], contents, limits)
+
+
+async def _describe_all(store: ObjectStore, checked: list[tuple[int, RawItem, CheckedItem]],
+                        limits: ImportLimits) -> list[tuple[int, Content | str]]:
+    gate = asyncio.Semaphore(limits.fetch_concurrency)
+    total = 0
+
+    async def one(index: int, raw: RawItem, item: CheckedItem) -> tuple[int, Content | str]:
+        nonlocal total
+        try:
+            if item.text is not None:
+                return index, describe_text(item.text)
+            async with gate:
+                data = item.data if item.data is not None else await _fetch(store, index, raw, item)
+            total += len(data)
+            if total > limits.max_bytes:
+                raise InvalidArgument(f"items: the import holds more than {limits.max_bytes} bytes of media; "
+                                      "import it in smaller parts")
+            return index, await asyncio.to_thread(describe_media, item, data)
+        except ItemInvalid as exc:
+            return index, f"{raw.origin}{exc}"
+
+    tasks = [asyncio.ensure_future(one(index, raw, item)) for index, raw, item in checked]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
+async def _fetch(store: ObjectStore, index: int, raw: RawItem, item: CheckedItem) -> bytes:
+    uri = item.media_uri or ""
+    where = raw.origin or f"items[{index}]: "
+    if uri.startswith("s3://") and isinstance(store, LocalObjectStore):
+        raise InvalidArgument(f"{where}media_uri: {uri} needs the S3 object store (ANNOTARY_OBJECT_STORE=s3)")
+    try:
+        return await store.read_uri(uri)
+    except SourceNotAllowed as exc:
+        raise InvalidArgument(f"{where}media_uri: {exc}") from None
+    except ObjectNotFound:
+        raise ItemInvalid(f"media_uri: {uri} not found") from None
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "error")
+        raise ItemInvalid(f"media_uri: cannot read {uri} ({code})") from None
+    except (httpx.HTTPError, BotoCoreError, OSError) as exc:
+        raise ItemInvalid(f"media_uri: cannot read {uri} ({exc})") from None
+
+
+def _snapshot(project: str, item_id: str, item: CheckedItem, content: Content,
+              media_uri: str) -> events_pb2.ItemSnapshot:
+    return events_pb2.ItemSnapshot(
+        item_id=item_id, project_id=project, external_id=item.external_id, modality=content.modality,
+        media_uri=media_uri, text=content.text or "", width=content.width, height=content.height,
+        meta_json=json.dumps(item.meta, ensure_ascii=False), content_hash=content.content_hash,
+        media_type=content.media_type,
+    )
+
+
+def _event(snapshot: events_pb2.ItemSnapshot, item: CheckedItem) -> events_pb2.ItemIngested:
+    return events_pb2.ItemIngested(
+        item=snapshot,
+        predictions=[events_pb2.Prediction(model_version=p.model_version, score=p.score,
+                                           result_json=json.dumps(p.result, ensure_ascii=False))
+                     for p in item.predictions],
+        gold_json="" if item.gold is None else json.dumps(item.gold, ensure_ascii=False),
+    )
+
+
+async def _write(pool: asyncpg.Pool, store: ObjectStore, project: str, items: list[CheckedItem],
+                 contents: list[Content], limits: ImportLimits) -> ImportResult:
+    item_ids = [item_id_for(project, content.content_hash) for content in contents]
+    first: dict[str, int] = {}
+    for position, item_id in enumerate(item_ids):
+        first.setdefault(item_id, position)
+    async with pool.acquire() as conn:
+        existing = {str(row["item_id"]) for row in
+                    await conn.fetch("SELECT item_id FROM items WHERE item_id = ANY($1::uuid[])", list(first))}
+    new = [(item_id, position) for item_id, position in first.items() if item_id not in existing]
+
+    # Media first (content-addressed, so a retry or a concurrent import writes the same object), rows after.
+    uploads = {contents[p].object_key: contents[p] for _, p in new if contents[p].data is not None}
+    gate = asyncio.Semaphore(limits.fetch_concurrency)
+
+    async def put(key: str, content: Content) -> None:
+        async with gate:
+            await store.put(key, content.data or b"", content.media_type)
+
+    await asyncio.gather(*(put(key, content) for key, content in uploads.items()))
+
+    created = 0
+    async with pool.acquire() as conn, conn.transaction():
+        for item_id, position in new:
+            item, content = items[position], contents[position]
+            media_uri = store.uri_for(content.object_key) if content.data is not None else ""
+            inserted = await conn.fetchval(
+                """INSERT INTO items (item_id, project_id, external_id, modality, media_uri, media_type, text,
+                                      width, height, meta, content_hash)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11)
+                   ON CONFLICT DO NOTHING RETURNING true""",
+                item_id, project, item.external_id, content.modality, media_uri, content.media_type, content.text,
+                content.width, content.height, json.dumps(item.meta, ensure_ascii=False), content.content_hash,
+            )
+            if inserted:  # None when a concurrent import created it first: a duplicate, no event
+                created += 1
+                snapshot = _snapshot(project, item_id, item, content, media_uri)
+                await outbox.add_event(conn, topics.ITEM_INGESTED, item_id, _event(snapshot, item), PRODUCER)
+    log.info("items imported", extra={"project_id": project, "items_created": created,
+                                      "duplicates": len(item_ids) - created})
+    return ImportResult(created=created, duplicates=len(item_ids) - created, item_ids=item_ids)

@@ -1,0 +1,1 @@
+"""Annotary orchestrator: items' task state, leases, overlap and the item state machine."""

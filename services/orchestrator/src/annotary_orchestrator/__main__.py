@@ -1,0 +1,37 @@
+"""``python -m annotary_orchestrator``: Postgres, the outbox relay, the bus consumers and the gRPC API."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+from annotary.orchestrator.v1.orchestrator_pb2_grpc import add_OrchestratorServiceServicer_to_server
+from annotary_common.runtime import ServiceRuntime
+
+from annotary_orchestrator.entrypoints import bus
+from annotary_orchestrator.entrypoints.grpc_api import SERVICE_NAME, OrchestratorServicer
+from annotary_orchestrator.settings import OrchestratorSettings
+
+
+async def main() -> int:
+    settings = OrchestratorSettings()
+    rt = ServiceRuntime("orchestrator", settings.common)
+    try:
+        pool = await rt.open_database("annotary_orchestrator")
+        await rt.open_producer()
+        rt.start_relay()
+        bus.subscribe(rt.consumer())
+        await rt.start_broker()
+
+        def register(server: grpc.aio.Server) -> None:
+            add_OrchestratorServiceServicer_to_server(OrchestratorServicer(pool), server)
+
+        await rt.start_grpc(settings.grpc_port, register, [SERVICE_NAME])
+    except BaseException:
+        await rt.stack.aclose()
+        raise
+    return await rt.serve(settings.http_port)
+
+
+if __name__ == "__main__":
+    raise SystemExit(asyncio.run(main()))

@@ -1,0 +1,1 @@
+"""Adapters from the outside world (gRPC, the bus) to the service layer."""

@@ -1,0 +1,113 @@
+"""Helpers shared by the handlers: argument checks, the history table, item locks and slot counts."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import asyncpg
+import grpc
+from annotary_common.grpc_util import InvalidArgument, ServiceError
+
+from annotary_orchestrator.domain.states import ItemState
+
+PRODUCER = "orchestrator"
+SYSTEM_ACTOR = "orchestrator"
+
+
+class Aborted(ServiceError):
+    """A transient conflict the caller may retry."""
+
+    code = grpc.StatusCode.ABORTED
+
+
+def parse_uuid(value: str, field: str) -> uuid.UUID:
+    """A request id: INVALID_ARGUMENT naming the field unless it is a UUID."""
+    if not value:
+        raise InvalidArgument(f"{field} is required")
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise InvalidArgument(f"{field} must be a UUID, got {value!r}") from None
+
+
+def require_annotator(annotator_id: str) -> str:
+    annotator = annotator_id.strip()
+    if not annotator:
+        raise InvalidArgument("annotator_id is required")
+    if len(annotator) > 200:
+        raise InvalidArgument("annotator_id is longer than 200 characters")
+    return annotator
+
+
+async def record_history(conn: asyncpg.Connection, *, subject: str, item_id: uuid.UUID, task_id: uuid.UUID | None,
+                         actor: str, from_state: str | None, to_state: str, reason: str = "") -> None:
+    """One row of the audit trail; ``subject`` is 'item' or 'task'."""
+    await conn.execute(
+        "INSERT INTO item_history (subject, item_id, task_id, actor, from_state, to_state, reason)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        subject, item_id, task_id, actor, from_state, to_state, reason,
+    )
+
+
+@dataclass(frozen=True)
+class LockedItem:
+    item_id: uuid.UUID
+    project_id: uuid.UUID
+    state: ItemState
+    round: int
+    priority: int
+    snapshot: bytes
+
+
+async def lock_item(conn: asyncpg.Connection, item_id: uuid.UUID) -> LockedItem | None:
+    """The item row, locked for the rest of the transaction (serialises the item's transitions)."""
+    row = await conn.fetchrow(
+        "SELECT item_id, project_id, state, round, priority, snapshot FROM items WHERE item_id = $1 FOR UPDATE",
+        item_id,
+    )
+    if row is None:
+        return None
+    return LockedItem(item_id=row["item_id"], project_id=row["project_id"], state=ItemState(row["state"]),
+                      round=row["round"], priority=row["priority"], snapshot=bytes(row["snapshot"]))
+
+
+async def set_item_state(conn: asyncpg.Connection, item: LockedItem, to_state: ItemState, *, actor: str, reason: str,
+                         task_id: uuid.UUID | None = None, new_round: int | None = None) -> None:
+    """Write an (already checked) item transition and its history row."""
+    await conn.execute(
+        "UPDATE items SET state = $2, round = $3, updated_at = now() WHERE item_id = $1",
+        item.item_id, to_state.value, new_round if new_round is not None else item.round,
+    )
+    await record_history(conn, subject="item", item_id=item.item_id, task_id=task_id, actor=actor,
+                         from_state=item.state.value, to_state=to_state.value, reason=reason)
+
+
+@dataclass(frozen=True)
+class RoundCounts:
+    slots: int
+    leased: int
+    submitted: int
+
+
+async def round_counts(conn: asyncpg.Connection, item_id: uuid.UUID, round_: int) -> RoundCounts:
+    row = await conn.fetchrow(
+        "SELECT count(*) AS slots, count(*) FILTER (WHERE state = 'assigned') AS leased,"
+        " count(*) FILTER (WHERE state = 'submitted') AS submitted"
+        " FROM tasks WHERE item_id = $1 AND round = $2",
+        item_id, round_,
+    )
+    assert row is not None
+    return RoundCounts(slots=row["slots"], leased=row["leased"], submitted=row["submitted"])
+
+
+async def create_slots(conn: asyncpg.Connection, *, item_id: uuid.UUID, project_id: uuid.UUID, round_: int,
+                       overlap: int, priority: int) -> list[uuid.UUID]:
+    """``overlap`` fresh, unassigned slots of a round (one task row each)."""
+    task_ids = [uuid.uuid4() for _ in range(overlap)]
+    await conn.executemany(
+        "INSERT INTO tasks (task_id, item_id, project_id, slot, round, priority, state)"
+        " VALUES ($1, $2, $3, $4, $5, $6, 'unassigned')",
+        [(task_id, item_id, project_id, slot, round_, priority) for slot, task_id in enumerate(task_ids)],
+    )
+    return task_ids

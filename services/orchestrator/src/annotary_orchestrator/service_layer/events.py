@@ -1,0 +1,172 @@
+"""Bus handlers: each gets ``(conn, event)`` inside the inbox transaction (exactly-once effect).
+
+``PermanentError`` dead-letters content no retry can fix; any other exception is retried, then dead-lettered.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import TypeVar
+
+import asyncpg
+from annotary.events.v1 import events_pb2
+from annotary_common.bus import PermanentError
+from annotary_common.events import Event
+from google.protobuf.message import Message
+
+from annotary_orchestrator.domain.results import InvalidResult, parse_result
+from annotary_orchestrator.domain.states import IllegalTransition, ItemState, check_item_transition
+from annotary_orchestrator.service_layer.common import (
+    SYSTEM_ACTOR,
+    LockedItem,
+    create_slots,
+    lock_item,
+    record_history,
+    set_item_state,
+)
+from annotary_orchestrator.service_layer.projects import find_policy
+
+log = logging.getLogger(__name__)
+
+P = TypeVar("P", bound=Message)
+
+
+class UnknownProject(Exception):
+    """An item for a project that was never configured: retried (the API configures before importing), then
+    dead-lettered."""
+
+
+def _payload(event: Event, kind: type[P]) -> P:
+    if not isinstance(event.payload, kind):
+        raise PermanentError(f"{event.envelope.type}: expected {kind.__name__}, got {type(event.payload).__name__}")
+    return event.payload
+
+
+def _event_uuid(value: str, field: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise PermanentError(f"{field} must be a UUID, got {value!r}") from None
+
+
+def _check_result(text: str, field: str) -> str:
+    try:
+        return json.dumps(parse_result(text, field))
+    except InvalidResult as exc:
+        raise PermanentError(str(exc)) from None
+
+
+async def _store_predictions(conn: asyncpg.Connection, item_id: uuid.UUID,
+                             predictions: list[events_pb2.Prediction], *, replace: bool) -> None:
+    rows = []
+    for index, pred in enumerate(predictions):
+        if not pred.model_version:
+            raise PermanentError(f"predictions[{index}].model_version is required")
+        rows.append((item_id, pred.model_version, pred.score,
+                     _check_result(pred.result_json, f"predictions[{index}].result_json")))
+    conflict = ("DO UPDATE SET score = EXCLUDED.score, result_json = EXCLUDED.result_json, updated_at = now()"
+                if replace else "DO NOTHING")
+    await conn.executemany(
+        "INSERT INTO predictions (item_id, model_version, score, result_json) VALUES ($1, $2, $3, $4::jsonb)"
+        f" ON CONFLICT (item_id, model_version) {conflict}",
+        rows,
+    )
+
+
+async def on_item_ingested(conn: asyncpg.Connection, event: Event) -> None:
+    """A new item: its row and ``overlap`` slots for round 1, plus its predictions. A re-import is a no-op."""
+    payload = _payload(event, events_pb2.ItemIngested)
+    item_id = _event_uuid(payload.item.item_id, "item.item_id")
+    project_id = _event_uuid(payload.item.project_id, "item.project_id")
+    gold = _check_result(payload.gold_json, "gold_json") if payload.gold_json else None
+    policy = await find_policy(conn, project_id)
+    if policy is None:
+        raise UnknownProject(f"project {project_id} is not configured; item {item_id} cannot be queued")
+    inserted = await conn.fetchval(
+        "INSERT INTO items (item_id, project_id, state, round, snapshot, gold_json)"
+        " VALUES ($1, $2, 'unassigned', 1, $3, $4::jsonb) ON CONFLICT (item_id) DO NOTHING RETURNING true",
+        item_id, project_id, payload.item.SerializeToString(deterministic=True), gold,
+    )
+    if inserted:
+        await create_slots(conn, item_id=item_id, project_id=project_id, round_=1, overlap=policy.overlap, priority=0)
+        await record_history(conn, subject="item", item_id=item_id, task_id=None, actor=event.envelope.producer
+                             or SYSTEM_ACTOR, from_state=None, to_state=ItemState.UNASSIGNED,
+                             reason=f"ingested with {policy.overlap} slot(s) for round 1")
+    else:
+        log.info("item already known; re-import ignored", extra={"item_id": str(item_id)})
+    await _store_predictions(conn, item_id, list(payload.predictions), replace=False)
+
+
+async def on_item_preannotated(conn: asyncpg.Connection, event: Event) -> None:
+    """New or newer predictions, one per model version (the latest event for a version wins)."""
+    payload = _payload(event, events_pb2.ItemPreannotated)
+    item_id = _event_uuid(payload.item_id, "item_id")
+    await _store_predictions(conn, item_id, list(payload.predictions), replace=True)
+
+
+async def _current_item(conn: asyncpg.Connection, event: Event, snapshot: events_pb2.ItemSnapshot,
+                        round_: int) -> LockedItem | None:
+    """The locked item when the event is about its current round; None (logged) for another round."""
+    item_id = _event_uuid(snapshot.item_id, "item.item_id")
+    item = await lock_item(conn, item_id)
+    if item is None:
+        raise PermanentError(f"{event.envelope.type}: unknown item {item_id}")
+    if round_ != item.round:
+        log.warning("event for another round ignored", extra={"item_id": str(item_id), "event_round": round_,
+                                                               "item_round": item.round, "type": event.envelope.type})
+        return None
+    return item
+
+
+async def _transition(conn: asyncpg.Connection, event: Event, item: LockedItem, to_state: ItemState, *,
+                      actor: str, reason: str) -> bool:
+    """Apply a QA outcome; False (logged) when the item already is there. Illegal ones are dead-lettered."""
+    if item.state is to_state:
+        log.info("item already in that state", extra={"item_id": str(item.item_id), "state": to_state.value})
+        return False
+    try:
+        check_item_transition(item.state, to_state)
+    except IllegalTransition as exc:
+        raise PermanentError(f"{event.envelope.type} for item {item.item_id}: {exc}") from None
+    await set_item_state(conn, item, to_state, actor=actor, reason=reason)
+    return True
+
+
+async def on_annotation_accepted(conn: asyncpg.Connection, event: Event) -> None:
+    payload = _payload(event, events_pb2.AnnotationAccepted)
+    item = await _current_item(conn, event, payload.item, payload.round)
+    if item is not None:
+        await _transition(conn, event, item, ItemState.ACCEPTED, actor=event.envelope.producer or "qa",
+                          reason=f"accepted (agreement {payload.agreement:.3f})")
+
+
+async def on_review_required(conn: asyncpg.Connection, event: Event) -> None:
+    payload = _payload(event, events_pb2.ReviewRequired)
+    item = await _current_item(conn, event, payload.item, payload.round)
+    if item is not None:
+        await _transition(conn, event, item, ItemState.UNDER_REVIEW, actor=event.envelope.producer or "qa",
+                          reason=payload.reason or "review required")
+
+
+async def on_annotation_rejected(conn: asyncpg.Connection, event: Event) -> None:
+    """Rejected, then straight back to the queue: a new round with fresh slots (the current policy's overlap)."""
+    payload = _payload(event, events_pb2.AnnotationRejected)
+    item = await _current_item(conn, event, payload.item, payload.round)
+    if item is None:
+        return
+    actor = payload.reviewer_id or event.envelope.producer or "qa"
+    if not await _transition(conn, event, item, ItemState.REJECTED, actor=actor, reason=payload.reason or "rejected"):
+        return
+    rejected = LockedItem(item_id=item.item_id, project_id=item.project_id, state=ItemState.REJECTED,
+                          round=item.round, priority=item.priority, snapshot=item.snapshot)
+    policy = await find_policy(conn, item.project_id)
+    assert policy is not None, "an item without its project"
+    new_round = item.round + 1
+    check_item_transition(rejected.state, ItemState.UNASSIGNED)
+    await create_slots(conn, item_id=item.item_id, project_id=item.project_id, round_=new_round,
+                       overlap=policy.overlap, priority=item.priority)
+    await set_item_state(conn, rejected, ItemState.UNASSIGNED, actor=SYSTEM_ACTOR, new_round=new_round,
+                         reason=f"round {new_round} after rejection: {payload.reason}" if payload.reason
+                         else f"round {new_round} after rejection")

@@ -1,0 +1,64 @@
+"""Read models: a task as the gRPC contract shows it (with its item snapshot and predictions)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import asyncpg
+from annotary.events.v1 import events_pb2
+from annotary.orchestrator.v1 import orchestrator_pb2
+from annotary_common.grpc_util import NotFound
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from annotary_orchestrator.service_layer.common import parse_uuid
+
+
+def timestamp(value: datetime) -> Timestamp:
+    ts = Timestamp()
+    ts.FromDatetime(value)
+    return ts
+
+
+async def predictions_of(conn: asyncpg.Connection, item_id: uuid.UUID) -> list[events_pb2.Prediction]:
+    rows = await conn.fetch(
+        "SELECT model_version, score, result_json::text AS result_json FROM predictions WHERE item_id = $1"
+        " ORDER BY model_version",
+        item_id,
+    )
+    return [events_pb2.Prediction(model_version=r["model_version"], score=r["score"], result_json=r["result_json"])
+            for r in rows]
+
+
+async def load_task(conn: asyncpg.Connection, task_id: uuid.UUID) -> orchestrator_pb2.Task | None:
+    """The task with its item snapshot, the item's state and all its predictions; None when unknown."""
+    row = await conn.fetchrow(
+        "SELECT t.task_id, t.project_id, t.item_id, t.state, t.annotator_id, t.lease_expires_at,"
+        " t.result_json::text AS result_json, i.state AS item_state, i.snapshot"
+        " FROM tasks t JOIN items i ON i.item_id = t.item_id WHERE t.task_id = $1",
+        task_id,
+    )
+    if row is None:
+        return None
+    task = orchestrator_pb2.Task(
+        task_id=str(row["task_id"]),
+        project_id=str(row["project_id"]),
+        state=row["state"],
+        annotator_id=row["annotator_id"] or "",
+        result_json=row["result_json"] or "",
+        item_state=row["item_state"],
+    )
+    if row["lease_expires_at"] is not None:
+        task.lease_expires_at.CopyFrom(timestamp(row["lease_expires_at"]))
+    task.item.ParseFromString(bytes(row["snapshot"]))
+    task.predictions.extend(await predictions_of(conn, row["item_id"]))
+    return task
+
+
+async def get_task(conn: asyncpg.Connection, task_id: str) -> orchestrator_pb2.Task:
+    """GetTask: NOT_FOUND when unknown."""
+    tid = parse_uuid(task_id, "task_id")
+    task = await load_task(conn, tid)
+    if task is None:
+        raise NotFound(f"task_id {tid} not found")
+    return task

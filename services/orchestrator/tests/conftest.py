@@ -1,0 +1,104 @@
+"""Fixtures for the tests that run on the real Postgres (127.0.0.1:5432, trust auth, user postgres).
+
+The session creates a database of its own with a random name, migrates it and drops it at the end. Tests isolate
+from each other by using fresh project ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+
+import asyncpg
+import pytest
+import pytest_asyncio
+from annotary.events.v1 import events_pb2
+from annotary_common import topics
+from annotary_common.db import create_pool, migrate
+from annotary_common.events import Event, build_envelope
+from annotary_orchestrator.domain.policy import Policy
+from annotary_orchestrator.service_layer import events, projects
+from google.protobuf.message import Message
+
+ADMIN_DSN = os.environ.get("ANNOTARY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+SCHEMA = "orchestrator"
+
+
+def _dsn_for(database: str) -> str:
+    return ADMIN_DSN.rsplit("/", 1)[0] + "/" + database
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    name = f"annotary_orch_test_{secrets.token_hex(6)}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(ADMIN_DSN)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    async def migrate_once() -> None:
+        pool = await create_pool(_dsn_for(name), SCHEMA)
+        try:
+            await migrate(pool, SCHEMA, "annotary_orchestrator")
+        finally:
+            await pool.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        asyncio.run(migrate_once())
+        yield _dsn_for(name)
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest_asyncio.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(database_url, SCHEMA, min_size=2, max_size=30)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+def _make_event(topic: str, key: str, payload: Message, producer: str = "test") -> Event:
+    return Event(envelope=build_envelope(topic, key, payload, producer), payload=payload)
+
+
+MakeProject = Callable[..., Awaitable[str]]
+Ingest = Callable[..., Awaitable[str]]
+
+
+@pytest.fixture
+def make_project(pool: asyncpg.Pool) -> MakeProject:
+    async def make(overlap: int = 1, lease_seconds: int = 60) -> str:
+        project_id = str(uuid.uuid4())
+        async with pool.acquire() as conn:
+            await projects.configure_project(conn, project_id, Policy(overlap=overlap, lease_seconds=lease_seconds))
+        return project_id
+
+    return make
+
+
+@pytest.fixture
+def ingest(pool: asyncpg.Pool) -> Ingest:
+    """Run the item.ingested handler (in one transaction, as the consumer does) and return the item id."""
+
+    async def run(project_id: str, external_id: str = "", predictions: tuple[tuple[str, float, str], ...] = (),
+                  item_id: str | None = None) -> str:
+        item_id = item_id or str(uuid.uuid4())
+        payload = events_pb2.ItemIngested(
+            item=events_pb2.ItemSnapshot(item_id=item_id, project_id=project_id, external_id=external_id or item_id,
+                                         modality="text", text=f"text of {external_id or item_id}"),
+            predictions=[events_pb2.Prediction(model_version=v, score=s, result_json=r) for v, s, r in predictions],
+        )
+        async with pool.acquire() as conn, conn.transaction():
+            await events.on_item_ingested(conn, _make_event(topics.ITEM_INGESTED, item_id, payload))
+        return item_id
+
+    return run

@@ -1,0 +1,1 @@
+"""Handlers: database work and outbox events, one transaction each."""

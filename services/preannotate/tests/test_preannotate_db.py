@@ -1,0 +1,125 @@
+"""item.ingested handler against the real Postgres (127.0.0.1:5432, trust, user postgres), fresh database each test."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+import pytest_asyncio
+from annotary.events.v1 import events_pb2
+from annotary_common.bus import PermanentError
+from annotary_common.db import create_pool, migrate
+from annotary_common.events import Event, build_envelope, parse_event
+from annotary_common.topics import ITEM_INGESTED, ITEM_PREANNOTATED
+from annotary_preannotate.service_layer import predictions
+
+pytestmark = pytest.mark.asyncio
+
+ADMIN_DSN = os.environ.get("ANNOTARY_TEST_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+BOX = [{"type": "bbox", "label": "cat", "x": 1, "y": 2, "w": 3, "h": 4}]
+SPAN = [{"type": "span", "label": "PER", "start": 0, "end": 3, "score": 0.4}]
+
+
+def iid(n: int) -> str:
+    """Item ids are UUIDs (ingest's canonical id)."""
+    return f"00000000-0000-4000-8000-{n:012d}"
+
+
+@pytest_asyncio.fixture
+async def pool() -> AsyncIterator[asyncpg.Pool]:
+    database = f"annotary_test_preannotate_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(ADMIN_DSN)
+    await admin.execute(f"CREATE DATABASE {database}")
+    try:
+        pool = await create_pool(ADMIN_DSN.rsplit("/", 1)[0] + "/" + database, "preannotate", max_size=4)
+        try:
+            await migrate(pool, "preannotate", "annotary_preannotate")
+            yield pool
+        finally:
+            await pool.close()
+    finally:
+        await admin.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        await admin.close()
+
+
+def ingested(item_id: str, *preds: tuple[str, float, str]) -> Event:
+    payload = events_pb2.ItemIngested(
+        item=events_pb2.ItemSnapshot(item_id=item_id, project_id="p-1", modality="image", width=10, height=10),
+        predictions=[events_pb2.Prediction(model_version=m, score=s, result_json=r) for m, s, r in preds],
+    )
+    return parse_event(build_envelope(ITEM_INGESTED, item_id, payload, "ingest").SerializeToString())
+
+
+async def handle(pool: asyncpg.Pool, event: Event) -> None:
+    """As annotary_common.bus.Consumer does: inbox row and handler in one transaction."""
+    async with pool.acquire() as conn, conn.transaction():
+        fresh = await conn.fetchval(
+            "INSERT INTO inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING true",
+            "annotary-preannotate:item.ingested", uuid.UUID(event.event_id),
+        )
+        if fresh:
+            await predictions.on_item_ingested(conn, event)
+
+
+async def outbox(pool: asyncpg.Pool) -> list[tuple[str, str, Event]]:
+    async with pool.acquire() as conn:
+        rows = await conn.fetch("SELECT topic, key, envelope FROM outbox ORDER BY id")
+    return [(r["topic"], r["key"], parse_event(bytes(r["envelope"]))) for r in rows]
+
+
+async def test_predictions_are_stored_and_announced(pool: asyncpg.Pool) -> None:
+    await handle(pool, ingested(iid(1), ("m1", 0.9, json.dumps(BOX)), ("m2", 0.4, json.dumps(SPAN))))
+    async with pool.acquire() as conn:
+        rows = await conn.fetch("SELECT item_id, model_version, project_id, score, result_json FROM predictions "
+                                "ORDER BY model_version")
+    assert [(str(r["item_id"]), r["model_version"], r["project_id"], r["score"]) for r in rows] == [
+        (iid(1), "m1", "p-1", 0.9), (iid(1), "m2", "p-1", 0.4)]
+    assert json.loads(rows[0]["result_json"]) == BOX
+
+    [(topic, key, event)] = await outbox(pool)
+    assert (topic, key, event.envelope.producer) == (ITEM_PREANNOTATED, iid(1), "preannotate")
+    payload = event.payload
+    assert isinstance(payload, events_pb2.ItemPreannotated)
+    assert (payload.item_id, payload.project_id) == (iid(1), "p-1")
+    assert [(p.model_version, p.score, json.loads(p.result_json)) for p in payload.predictions] == [
+        ("m1", 0.9, BOX), ("m2", 0.4, SPAN)]
+
+
+async def test_without_predictions_nothing_happens(pool: asyncpg.Pool) -> None:
+    await handle(pool, ingested(iid(2)))
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM predictions") == 0
+    assert await outbox(pool) == []
+
+
+async def test_same_predictions_twice_are_stored_and_announced_once(pool: asyncpg.Pool) -> None:
+    event = ingested(iid(3), ("m1", 0.9, json.dumps(BOX)))
+    await handle(pool, event)
+    await handle(pool, event)                                               # re-delivery: inbox
+    await handle(pool, ingested(iid(3), ("m1", 0.1, "[]")))              # re-ingest: (item, version) kept
+    await handle(pool, ingested(iid(3), ("m1", 0.9, json.dumps(BOX)), ("m2", 0.5, "[]")))  # only m2 is new
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM predictions") == 2
+        assert await conn.fetchval("SELECT score FROM predictions WHERE model_version = 'm1'") == 0.9
+    events = await outbox(pool)
+    assert [[p.model_version for p in e.payload.predictions] for _, _, e in events  # type: ignore[attr-defined]
+            ] == [["m1"], ["m2"]]
+
+
+async def test_unstorable_predictions_are_skipped(pool: asyncpg.Pool) -> None:
+    await handle(pool, ingested(iid(4), ("", 0.9, "[]"), ("m1", float("nan"), "[]"), ("m2", 0.5, "{"),
+                                ("m3", 0.5, json.dumps(BOX))))
+    [(_, _, event)] = await outbox(pool)
+    assert isinstance(event.payload, events_pb2.ItemPreannotated)
+    assert [p.model_version for p in event.payload.predictions] == ["m3"]
+
+
+async def test_item_without_id_is_permanent(pool: asyncpg.Pool) -> None:
+    with pytest.raises(PermanentError, match="item_id '' is not a UUID"):
+        await handle(pool, ingested("", ("m1", 0.9, "[]")))
+    with pytest.raises(PermanentError, match="item_id 'item-9' is not a UUID"):
+        await handle(pool, ingested("item-9", ("m1", 0.9, "[]")))

@@ -1,0 +1,1 @@
+"""Annotary qa service: validation rules, agreement, consensus merge and the review queue."""

@@ -1,0 +1,1 @@
+"""Pure quality rules: no I/O."""

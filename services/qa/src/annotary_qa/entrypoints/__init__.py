@@ -1,0 +1,1 @@
+"""gRPC servicer and bus subscriptions."""

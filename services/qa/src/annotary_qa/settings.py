@@ -1,0 +1,15 @@
+"""Settings of the qa service (env prefix ``ANNOTARY_QA_``); shared keys come from ``CommonSettings``."""
+
+from __future__ import annotations
+
+from annotary_common.settings import CommonSettings
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class QaSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ANNOTARY_QA_", extra="ignore")
+
+    common: CommonSettings = Field(default_factory=CommonSettings)
+    grpc_port: int = Field(default=50052, ge=1, le=65535)
+    http_port: int = Field(default=8082, ge=1, le=65535)
