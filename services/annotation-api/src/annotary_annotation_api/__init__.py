@@ -1,0 +1,1 @@
+"""Annotary web gateway: REST API, auth and the web UI."""

@@ -1,0 +1,378 @@
+"""The REST API v1 (DESIGN.md "Public formats, v1") and the web UI."""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import asyncpg
+from annotary.export.v1 import export_pb2
+from annotary.ingest.v1 import ingest_pb2
+from annotary.orchestrator.v1 import orchestrator_pb2
+from annotary.qa.v1 import qa_pb2
+from annotary_common.storage import ObjectNotFound, ObjectStore
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+from pydantic import TypeAdapter, ValidationError
+from starlette.datastructures import UploadFile
+
+from annotary_annotation_api.adapters.clients import Clients
+from annotary_annotation_api.domain.models import ExportIn, ItemIn, ProjectIn, SkipIn, SubmitIn, UserIn
+from annotary_annotation_api.domain.roles import Role, at_least
+from annotary_annotation_api.entrypoints.errors import (
+    ApiError,
+    BodyLimit,
+    describe_errors,
+    install_error_handlers,
+    parse_json,
+)
+from annotary_annotation_api.entrypoints.views import export_view, task_view
+from annotary_annotation_api.service_layer import projects, users
+from annotary_annotation_api.service_layer.users import User
+
+EXPORT_FORMATS = ("jsonl", "coco")
+_ITEMS = TypeAdapter(list[ItemIn])
+
+
+@dataclass
+class Deps:
+    pool: asyncpg.Pool
+    clients: Clients
+    store: ObjectStore
+    static_dir: Path
+
+
+async def current_user(request: Request) -> User:
+    """The user behind the bearer token; 401 when there is none or it is unknown."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "missing bearer token (Authorization: Bearer <token>)")
+    deps: Deps = request.app.state.deps
+    async with deps.pool.acquire() as conn:
+        user = await users.user_for_token(conn, token.strip())
+    if user is None:
+        raise ApiError(401, "invalid token")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def create_app(deps: Deps, max_body_bytes: int) -> Any:
+    app = FastAPI(
+        title="Annotary", version="1.0", openapi_url="/api/v1/openapi.json", docs_url="/api/v1/docs", redoc_url=None
+    )
+    install_error_handlers(app)
+    app.state.deps = deps
+    api = APIRouter(prefix="/api/v1")
+
+    def require(user: User, role: Role) -> None:
+        if not at_least(user.role, role):
+            raise ApiError(403, f"this needs the {role.value} role or above; you are {user.role.value}")
+
+    def parse_uuid(value: str, name: str) -> uuid.UUID:
+        try:
+            return uuid.UUID(value)
+        except ValueError as exc:
+            raise ApiError(404, f"{name} {value!r} not found") from exc
+
+    async def load_project(project_id: str) -> asyncpg.Record:
+        async with deps.pool.acquire() as conn:
+            row = await projects.get_project(conn, parse_uuid(project_id, "project"))
+        if row is None:
+            raise ApiError(404, f"project {project_id} not found")
+        return row
+
+    async def load_task(task_id: str, user: User) -> orchestrator_pb2.Task:
+        parse_uuid(task_id, "task")
+        reply = await deps.clients.orchestrator.GetTask(
+            orchestrator_pb2.GetTaskRequest(task_id=task_id), timeout=deps.clients.timeout_s
+        )
+        # An annotator only ever sees the tasks leased to them; reviewers and managers see all.
+        if reply.task.annotator_id != str(user.id) and not at_least(user.role, Role.REVIEWER):
+            raise ApiError(404, f"task {task_id} not found")
+        return reply.task
+
+    # -- users ---------------------------------------------------------------------------------
+    @api.get("/me")
+    async def me(user: CurrentUser) -> dict[str, Any]:
+        return {"id": str(user.id), "username": user.username, "role": user.role.value}
+
+    @api.post("/users", status_code=201)
+    async def create_user(body: UserIn, user: CurrentUser) -> dict[str, Any]:
+        require(user, Role.ADMIN)
+        async with deps.pool.acquire() as conn:
+            try:
+                created, token = await users.create_user(conn, body.username, body.role)
+            except users.UsernameTaken as exc:
+                raise ApiError(409, f"username {body.username!r} is taken") from exc
+        return {"id": str(created.id), "username": created.username, "role": created.role.value, "token": token}
+
+    # -- projects ------------------------------------------------------------------------------
+    @api.post("/projects", status_code=201)
+    async def create_project(body: ProjectIn, user: CurrentUser) -> dict[str, Any]:
+        require(user, Role.MANAGER)
+        async with deps.pool.acquire() as conn:
+            try:
+                return await projects.create_project(conn, deps.clients, body, user.id)
+            except projects.ProjectNameTaken as exc:
+                raise ApiError(409, f"a project named {body.name!r} exists already") from exc
+
+    @api.get("/projects")
+    async def list_projects(user: CurrentUser) -> list[dict[str, Any]]:
+        async with deps.pool.acquire() as conn:
+            return await projects.list_projects(conn)
+
+    @api.get("/projects/{project_id}")
+    async def get_project(project_id: str, user: CurrentUser) -> dict[str, Any]:
+        return projects.project_view(await load_project(project_id))
+
+    @api.post("/projects/{project_id}/items", status_code=201)
+    async def import_items(
+        project_id: str, request: Request, user: CurrentUser, format: str | None = None
+    ) -> dict[str, Any]:
+        require(user, Role.MANAGER)
+        await load_project(project_id)
+        if format not in (None, "json", "jsonl"):
+            raise ApiError(422, f"format {format!r} is not supported yet (supported: json, jsonl)")
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith("multipart/form-data"):
+            inputs = await _uploaded_items(request)
+        else:
+            inputs = _json_items(await request.body(), jsonl=format == "jsonl")
+        if not inputs:
+            raise ApiError(422, "no items in the request")
+        reply = await deps.clients.ingest.ImportItems(
+            ingest_pb2.ImportItemsRequest(project_id=project_id, items=inputs),
+            timeout=max(deps.clients.timeout_s, 120.0),
+        )
+        errors = [{"index": e.index, "message": e.message} for e in reply.errors]
+        if errors:
+            raise ApiError(422, "; ".join(f"items[{e['index']}]: {e['message']}" for e in errors), errors=errors)
+        return {
+            "created": reply.created,
+            "duplicates": reply.duplicates,
+            "item_ids": list(reply.item_ids),
+            "errors": [],
+        }
+
+    @api.post("/projects/{project_id}/tasks/next", response_model=None)
+    async def next_task(project_id: str, user: CurrentUser) -> dict[str, Any] | Response:
+        await load_project(project_id)
+        reply = await deps.clients.orchestrator.LeaseNextTask(
+            orchestrator_pb2.LeaseNextTaskRequest(project_id=project_id, annotator_id=str(user.id)),
+            timeout=deps.clients.timeout_s,
+        )
+        if not reply.found:
+            return Response(status_code=204)
+        return task_view(reply.task)
+
+    @api.get("/projects/{project_id}/stats")
+    async def stats(project_id: str, user: CurrentUser) -> dict[str, Any]:
+        await load_project(project_id)
+        reply = await deps.clients.orchestrator.GetProjectStats(
+            orchestrator_pb2.GetProjectStatsRequest(project_id=project_id), timeout=deps.clients.timeout_s
+        )
+        return {
+            "states": dict(reply.item_states),
+            "tasks": dict(reply.task_states),
+            "throughput": {"submissions_last_hour": reply.submissions_last_hour},
+            "agreement": {},
+        }
+
+    # -- tasks ---------------------------------------------------------------------------------
+    @api.get("/tasks/{task_id}")
+    async def get_task(task_id: str, user: CurrentUser) -> dict[str, Any]:
+        return task_view(await load_task(task_id, user))
+
+    @api.get("/tasks/{task_id}/media", response_model=None)
+    async def task_media(task_id: str, user: CurrentUser) -> Response:
+        item = (await load_task(task_id, user)).item
+        if not item.media_uri:
+            raise ApiError(404, f"task {task_id} has no media (a {item.modality} item)")
+        if item.media_uri.startswith("https://"):
+            return RedirectResponse(item.media_uri)
+        try:
+            data = await deps.store.read_uri(item.media_uri)
+        except ObjectNotFound as exc:
+            raise ApiError(404, f"media of task {task_id} is missing from object storage") from exc
+        return Response(
+            data,
+            media_type=item.media_type or "application/octet-stream",
+            headers={"cache-control": "private, max-age=3600"},
+        )
+
+    @api.post("/tasks/{task_id}/submit")
+    async def submit(task_id: str, body: SubmitIn, user: CurrentUser) -> dict[str, Any]:
+        parse_uuid(task_id, "task")
+        task = (
+            await deps.clients.orchestrator.GetTask(
+                orchestrator_pb2.GetTaskRequest(task_id=task_id), timeout=deps.clients.timeout_s
+            )
+        ).task
+        result_json = json.dumps(body.result)
+        # Validate only the holder's work; anyone else goes straight to the orchestrator, which refuses
+        # with 403 (never held it) or 409 (lease lost) and changes nothing.
+        holder = task.annotator_id == str(user.id)
+        check = (
+            await deps.clients.qa.ValidateAnnotation(
+                qa_pb2.ValidateAnnotationRequest(project_id=task.project_id, item=task.item, result_json=result_json),
+                timeout=deps.clients.timeout_s,
+            )
+            if holder
+            else None
+        )
+        if check is not None and not check.valid:
+            violations = [
+                {"rule": v.rule, "message": v.message, "region_index": v.region_index} for v in check.violations
+            ]
+            raise ApiError(422, "; ".join(f"{v['rule']}: {v['message']}" for v in violations), violations=violations)
+        reply = await deps.clients.orchestrator.SubmitTask(
+            orchestrator_pb2.SubmitTaskRequest(
+                task_id=task_id, annotator_id=str(user.id), result_json=result_json, lead_time_ms=body.lead_time_ms or 0
+            ),
+            timeout=deps.clients.timeout_s,
+        )
+        return task_view(reply.task)
+
+    @api.post("/tasks/{task_id}/skip")
+    async def skip(task_id: str, user: CurrentUser, body: SkipIn | None = None) -> dict[str, Any]:
+        await deps.clients.orchestrator.SkipTask(
+            orchestrator_pb2.SkipTaskRequest(
+                task_id=str(parse_uuid(task_id, "task")), annotator_id=str(user.id), reason=body.reason if body else ""
+            ),
+            timeout=deps.clients.timeout_s,
+        )
+        return {"id": task_id, "skipped": True}
+
+    @api.post("/tasks/{task_id}/heartbeat")
+    async def heartbeat(task_id: str, user: CurrentUser) -> dict[str, Any]:
+        reply = await deps.clients.orchestrator.Heartbeat(
+            orchestrator_pb2.HeartbeatRequest(task_id=str(parse_uuid(task_id, "task")), annotator_id=str(user.id)),
+            timeout=deps.clients.timeout_s,
+        )
+        return {"lease_expires_at": reply.lease_expires_at.ToDatetime().isoformat() + "Z"}
+
+    # -- exports -------------------------------------------------------------------------------
+    @api.post("/projects/{project_id}/exports", status_code=202)
+    async def create_export(project_id: str, body: ExportIn, user: CurrentUser) -> dict[str, Any]:
+        require(user, Role.MANAGER)
+        if body.format not in EXPORT_FORMATS:
+            raise ApiError(422, f"format: {body.format!r} is not supported (supported: {', '.join(EXPORT_FORMATS)})")
+        project = await load_project(project_id)
+        reply = await deps.clients.export.CreateExport(
+            export_pb2.CreateExportRequest(
+                project_id=project_id, format=body.format, schema_json=project["schema"], project_name=project["name"]
+            ),
+            timeout=deps.clients.timeout_s,
+        )
+        return export_view(reply)
+
+    @api.get("/exports/{export_id}")
+    async def get_export(export_id: str, user: CurrentUser) -> dict[str, Any]:
+        require(user, Role.MANAGER)
+        parse_uuid(export_id, "export")
+        return export_view(
+            await deps.clients.export.GetExport(
+                export_pb2.GetExportRequest(export_id=export_id), timeout=deps.clients.timeout_s
+            )
+        )
+
+    @api.get("/exports/{export_id}/download", response_model=None)
+    async def download_export(export_id: str, user: CurrentUser) -> Response:
+        require(user, Role.MANAGER)
+        parse_uuid(export_id, "export")
+        export = await deps.clients.export.GetExport(
+            export_pb2.GetExportRequest(export_id=export_id), timeout=deps.clients.timeout_s
+        )
+        if export.status != "done":
+            raise ApiError(409, f"export {export_id} is {export.status}, not done")
+        data = await deps.store.get(export.object_key)
+        media_type = mimetypes.guess_type(export.file_name)[0] or "application/octet-stream"
+        return Response(
+            data, media_type=media_type, headers={"content-disposition": f'attachment; filename="{export.file_name}"'}
+        )
+
+    app.include_router(api)
+
+    # -- health and the web UI -----------------------------------------------------------------
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> JSONResponse:
+        checks = await deps.clients.health()
+        try:
+            async with deps.pool.acquire(timeout=2.0) as conn:
+                await conn.fetchval("SELECT 1")
+            checks["postgres"] = "ok"
+        except Exception as exc:  # reported, not raised
+            checks["postgres"] = f"failed: {exc!r}"
+        ok = all(v == "ok" for v in checks.values())
+        return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
+
+    app.add_api_route("/readyz", healthz, include_in_schema=False)
+
+    @app.get("/{path:path}", include_in_schema=False, response_model=None)
+    async def web_ui(path: str) -> Response:
+        if path.startswith("api/"):
+            raise ApiError(404, f"no such endpoint /{path}")
+        root = deps.static_dir.resolve()
+        index = root / "index.html"
+        if not index.is_file():
+            return JSONResponse(
+                {"detail": f"the web UI is not built ({index} missing): run `make web`"}, status_code=503
+            )
+        candidate = (root / path).resolve()
+        if path and candidate.is_file() and candidate.is_relative_to(root):
+            return FileResponse(candidate)
+        return FileResponse(index, headers={"cache-control": "no-cache"})
+
+    return BodyLimit(app, max_body_bytes)
+
+
+def _json_items(raw: bytes, *, jsonl: bool) -> list[ingest_pb2.ItemInput]:
+    if jsonl:
+        data: Any = [parse_json(line) for line in raw.splitlines() if line.strip()]
+    else:
+        data = parse_json(raw)
+        if isinstance(data, dict):
+            data = [data]
+    if not isinstance(data, list):
+        raise ApiError(422, "the body must be a JSON list of item objects")
+    try:
+        items = _ITEMS.validate_python(data)
+    except ValidationError as exc:
+        raise ApiError(422, describe_errors(list(exc.errors()), prefix="items")) from exc
+    return [_item_input(item) for item in items]
+
+
+def _item_input(item: ItemIn) -> ingest_pb2.ItemInput:
+    media = item.image or item.audio or item.video
+    return ingest_pb2.ItemInput(
+        external_id=item.external_id or "",
+        text=item.text or "",
+        media_uri=media or "",
+        meta_json=json.dumps(item.meta),
+        predictions_json=json.dumps([p.model_dump(mode="json") for p in item.predictions]) if item.predictions else "",
+        gold_json=json.dumps(item.gold) if item.gold is not None else "",
+        modality=item.modality,
+    )
+
+
+async def _uploaded_items(request: Request) -> list[ingest_pb2.ItemInput]:
+    form = await request.form()
+    files = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
+    if not files:
+        raise ApiError(422, "files: no file in the multipart field 'files'")
+    inputs = []
+    for upload in files:
+        data = await upload.read()
+        if not data:
+            raise ApiError(422, f"files: {upload.filename!r} is empty")
+        inputs.append(
+            ingest_pb2.ItemInput(external_id=upload.filename or "", filename=upload.filename or "", data=data)
+        )
+    return inputs
