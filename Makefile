@@ -1,0 +1,72 @@
+# Annotary's front door. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+STAMPS := .stamps
+WEB    := services/annotation-api/web
+PACKAGES := libs/annotary-proto libs/annotary-common libs/annotary-cli \
+            services/ingest services/orchestrator services/annotation-api services/qa services/preannotate services/export
+
+.PHONY: help install web browser up test test-unit test-integration proto proto-check lint clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}'
+
+$(STAMPS):
+	@mkdir -p $(STAMPS)
+
+$(STAMPS)/venv: requirements.lock | $(STAMPS)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -r requirements.lock
+	touch $@
+
+$(STAMPS)/packages: $(STAMPS)/venv $(foreach p,$(PACKAGES),$(p)/pyproject.toml) | $(STAMPS)
+	$(PIP) install -q --no-build-isolation --no-deps $(foreach p,$(PACKAGES),-e $(p))
+	touch $@
+
+install: $(STAMPS)/packages ## create .venv with every dependency and the packages (editable)
+
+$(STAMPS)/web: $(WEB)/package-lock.json $(shell find $(WEB)/src $(WEB)/index.html $(WEB)/vite.config.* $(WEB)/tsconfig*.json -type f 2>/dev/null) | $(STAMPS)
+	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error && npm run build
+	touch $@
+
+web: $(STAMPS)/web ## build the web UI (served by annotation-api)
+
+browser: ## install Debian's Chromium for the browser tests (no browser download)
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; }
+
+up: install web ## run Annotary on embedded defaults with a demo project (ANNOTARY_DATA_DIR, ANNOTARY_PORT, ANNOTARY_ADMIN_TOKEN)
+	$(VENV)/bin/annotary up
+
+proto: $(STAMPS)/venv ## regenerate Python code from proto/ into libs/annotary-proto
+	PYTHON=$(PY) scripts/gen_proto.sh
+
+proto-check: $(STAMPS)/venv ## fail when the generated code is stale
+	@tmp=$$(mktemp -d) && PYTHON=$(PY) scripts/gen_proto.sh $$tmp >/dev/null && \
+	  diff -r -q $$tmp/annotary libs/annotary-proto/src/annotary >/dev/null \
+	  || { echo "generated protobuf code is stale: run 'make proto' and commit"; diff -r $$tmp/annotary libs/annotary-proto/src/annotary | head -20; exit 1; }; \
+	  rm -rf $$tmp; echo "proto: up to date"
+
+lint: install ## ruff and mypy
+	$(VENV)/bin/ruff check libs services tests
+	$(VENV)/bin/mypy
+
+test-unit: install ## unit and component tests of libs and services
+	$(PY) -m pytest libs services tests/deploy
+
+test-integration: install web browser ## the whole stack on real Postgres, Kafka-protocol broker and S3 API
+	$(PY) -m pytest tests/integration
+
+test: install web browser proto-check lint ## everything: generated code, lint, unit, deploy and integration tests
+	cd $(WEB) && npm test --silent
+	$(PY) -m pytest libs services tests
+
+clean: ## remove build outputs (keeps data)
+	rm -rf $(STAMPS) $(WEB)/dist
