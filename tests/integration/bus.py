@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer
+
 from annotary_common.events import Event, parse_event
 
 

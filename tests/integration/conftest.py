@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from annotary_cli.infra import Managed, drop_database, ensure_database, start_broker, start_s3
 from annotary_cli.stack import Stack, StackConfig
-
 from tests.integration.client import Api
 
 PG_SERVER = os.environ.get("ANNOTARY_TEST_PG", "postgresql://postgres@127.0.0.1:5432")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import io
 
-from annotary_cli.demo import skimage_data_dir
 from PIL import Image
+
+from annotary_cli.demo import skimage_data_dir
 
 
 def photo_crops(count: int, size: tuple[int, int] = (160, 120)) -> list[tuple[str, bytes]]:

@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from annotary_cli.stack import Stack
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from annotary_cli.stack import Stack
 from tests.integration.client import Api
 from tests.integration.images import photo_crops
 from tests.integration.test_pipeline import wait_items

@@ -15,8 +15,8 @@ from collections import Counter
 from typing import Any
 
 import asyncpg
-from annotary_cli.stack import Stack
 
+from annotary_cli.stack import Stack
 from tests.integration.bus import read_events
 from tests.integration.client import Api
 from tests.integration.test_pipeline import wait_items

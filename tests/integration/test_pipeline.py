@@ -10,9 +10,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from annotary_cli.stack import Stack
 from pycocotools.coco import COCO
 
+from annotary_cli.stack import Stack
 from tests.integration.bus import read_events
 from tests.integration.client import Api
 from tests.integration.images import photo_crops

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from annotary_annotation_api.entrypoints.errors import BodyLimit, install_error_handlers
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
+
+from annotary_annotation_api.entrypoints.errors import BodyLimit, install_error_handlers
 
 
 def make_client(limit: int) -> TestClient:

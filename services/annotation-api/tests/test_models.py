@@ -3,10 +3,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
+
 from annotary_annotation_api.domain.models import ItemIn, LabelSchema, Policy, ProjectIn
 from annotary_annotation_api.domain.roles import Role, at_least
 from annotary_annotation_api.entrypoints.errors import describe_errors
-from pydantic import ValidationError
 
 SCHEMA: dict[str, Any] = {"modality": "image", "labels": [{"name": "cat"}], "tools": ["bbox"]}
 

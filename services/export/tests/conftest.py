@@ -9,6 +9,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+
 from annotary_common.db import create_pool, migrate
 from annotary_common.settings import CommonSettings
 from annotary_common.storage import LocalObjectStore

@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pycocotools.coco import COCO
+
 from annotary_export.domain.coco import build_coco, polygon_geometry, shoelace_area
 from annotary_export.domain.model import AcceptedItem
-from pycocotools.coco import COCO
 
 
 def image(item_id: str, external_id: str, result: list[dict[str, Any]], w: int = 640, h: int = 480) -> AcceptedItem:

@@ -9,6 +9,8 @@ from typing import Any
 
 import asyncpg
 import pytest
+from pycocotools.coco import COCO
+
 from annotary.events.v1 import events_pb2
 from annotary_common import topics
 from annotary_common.bus import PermanentError
@@ -17,7 +19,6 @@ from annotary_common.grpc_util import InvalidArgument, NotFound
 from annotary_common.storage import LocalObjectStore
 from annotary_export.service_layer.accepted import on_annotation_accepted
 from annotary_export.service_layer.exports import ExportRunner, build_export, create_export, get_export
-from pycocotools.coco import COCO
 
 PROJECT = str(uuid.uuid4())
 SCHEMA = json.dumps({"modality": "image", "labels": [{"name": "cat"}, {"name": "dog"}], "tools": ["bbox"]})

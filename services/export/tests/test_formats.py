@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from annotary_export.domain.formats import FormatUnsupported, build_file, check_format
 from annotary_export.domain.model import AcceptedItem, SchemaInvalid, file_stem, schema_labels
 

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from PIL import Image
+
 from annotary_common.db import create_pool, migrate
 from annotary_common.settings import CommonSettings
 from annotary_common.storage import LocalObjectStore
-from PIL import Image
 
 PG_ADMIN = os.environ.get("ANNOTARY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 

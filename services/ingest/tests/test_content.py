@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 
 import pytest
+
 from annotary_ingest.domain.content import describe_media, describe_text, media_type_from_name, sniff_media_type
 from annotary_ingest.domain.items import ItemInvalid, RawItem, check_item
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+
 from annotary.events.v1 import events_pb2
 from annotary_common import topics
 from annotary_common.grpc_util import InvalidArgument, NotFound

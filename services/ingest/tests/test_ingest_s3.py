@@ -9,11 +9,12 @@ from collections.abc import AsyncIterator, Callable, Iterator
 import asyncpg
 import boto3
 import pytest
+from moto.server import ThreadedMotoServer
+
 from annotary_common.grpc_util import NotFound
 from annotary_common.settings import CommonSettings
 from annotary_common.storage import S3ObjectStore, open_object_store
 from annotary_ingest.service_layer.sources import import_source
-from moto.server import ThreadedMotoServer
 
 PROJECT = str(uuid.uuid4())
 CREDS = {"aws_access_key_id": "test", "aws_secret_access_key": "test", "region_name": "us-east-1"}

@@ -7,6 +7,7 @@ import re
 import uuid
 
 import pytest
+
 from annotary_ingest.domain.items import (
     DEFAULT_MODEL_VERSION,
     ItemInvalid,

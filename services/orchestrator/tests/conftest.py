@@ -15,13 +15,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 import asyncpg
 import pytest
 import pytest_asyncio
+from google.protobuf.message import Message
+
 from annotary.events.v1 import events_pb2
 from annotary_common import topics
 from annotary_common.db import create_pool, migrate
 from annotary_common.events import Event, build_envelope
 from annotary_orchestrator.domain.policy import Policy
 from annotary_orchestrator.service_layer import events, projects
-from google.protobuf.message import Message
 
 ADMIN_DSN = os.environ.get("ANNOTARY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 SCHEMA = "orchestrator"

@@ -8,6 +8,8 @@ from typing import Any
 
 import asyncpg
 import pytest
+from google.protobuf.message import Message
+
 from annotary.events.v1 import events_pb2
 from annotary_common import topics
 from annotary_common.bus import PermanentError
@@ -15,7 +17,6 @@ from annotary_common.events import Event, build_envelope
 from annotary_orchestrator.entrypoints.bus import SUBSCRIPTIONS
 from annotary_orchestrator.service_layer import leasing, submitting
 from annotary_orchestrator.service_layer.events import UnknownProject
-from google.protobuf.message import Message
 
 BOX = json.dumps([{"type": "bbox", "label": "cat", "x": 1, "y": 2, "w": 3, "h": 4}])
 

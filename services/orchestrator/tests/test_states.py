@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from annotary_orchestrator.domain.states import (
     ITEM_TRANSITIONS,
     IllegalTransition,

@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+
 from annotary.events.v1 import events_pb2
 from annotary.orchestrator.v1 import orchestrator_pb2
 from annotary_common.grpc_util import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+
 from annotary_orchestrator.domain.policy import InvalidPolicy, Policy
 from annotary_orchestrator.domain.results import InvalidResult, parse_result
 

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 import pytest_asyncio
+
 from annotary.events.v1 import events_pb2
 from annotary_common.bus import PermanentError
 from annotary_common.db import create_pool, migrate

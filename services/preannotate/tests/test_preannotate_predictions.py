@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from annotary_preannotate.domain.predictions import problem
 
 BOX = '[{"type": "bbox", "label": "cat", "x": 1, "y": 2, "w": 3, "h": 4, "score": 0.8}]'

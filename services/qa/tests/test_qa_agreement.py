@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from annotary_qa.domain.agreement import Decision, canonical_json, decide, normalise
 from annotary_qa.domain.policy import PolicyError, ReviewPolicy, check_threshold, parse_review
 

@@ -15,6 +15,7 @@ import asyncpg
 import grpc
 import pytest
 import pytest_asyncio
+
 from annotary.events.v1 import events_pb2
 from annotary.qa.v1 import qa_pb2, qa_pb2_grpc
 from annotary_common.bus import PermanentError

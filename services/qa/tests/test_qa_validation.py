@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+
 from annotary.events.v1 import events_pb2
 from annotary_qa.domain.schema import LabelSchema, SchemaError, parse_schema, parse_schema_json
 from annotary_qa.domain.validation import RULES, Violation, validate_result, validate_result_json

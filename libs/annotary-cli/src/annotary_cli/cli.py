@@ -161,29 +161,41 @@ def user_create(
 
 
 @app.command("import")
-def import_items(project: str, source: Annotated[Path, typer.Argument(exists=True)], batch: int = 200) -> None:
-    """Import a JSON/JSONL file of items, or every file of a folder (one item per file)."""
+def import_items(
+    project: str,
+    source: Annotated[str, typer.Argument(help="a .json/.jsonl file, a folder, s3://bucket/prefix or file:///folder")],
+    batch: int = 200,
+) -> None:
+    """Import items: a JSON/JSONL file of items, every file of a folder (one item per file), or a source URI
+    that the ingest service reads itself (an S3 prefix, or a folder inside its allowed import roots)."""
     with _client() as client:
         pid = _project_id(client, project)
+        if source.startswith(("s3://", "file://")):
+            reply = _check(client.post(f"/api/v1/projects/{pid}/sources", json={"uri": source}))
+            console.print(f"created {reply['created']}, duplicates {reply['duplicates']}")
+            return
+        path = Path(source)
+        if not path.exists():
+            err.print(f"[red]{source} does not exist[/]")
+            raise typer.Exit(2)
         created = duplicates = 0
-        if source.is_file() and source.suffix in (".json", ".jsonl"):
-            fmt = "jsonl" if source.suffix == ".jsonl" else "json"
+        if path.is_file() and path.suffix in (".json", ".jsonl"):
+            fmt = "jsonl" if path.suffix == ".jsonl" else "json"
             reply = _check(
                 client.post(
                     f"/api/v1/projects/{pid}/items",
                     params={"format": fmt},
-                    content=source.read_bytes(),
+                    content=path.read_bytes(),
                     headers={"content-type": "application/json"},
                 )
             )
             created, duplicates = reply["created"], reply["duplicates"]
         else:
-            files = [source] if source.is_file() else sorted(p for p in source.rglob("*") if p.is_file())
+            files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
             for start in range(0, len(files), batch):
                 chunk = files[start : start + batch]
                 upload = [
-                    ("files", (str(p.relative_to(source) if source.is_dir() else p.name), p.read_bytes()))
-                    for p in chunk
+                    ("files", (str(p.relative_to(path)) if path.is_dir() else p.name, p.read_bytes())) for p in chunk
                 ]
                 reply = _check(client.post(f"/api/v1/projects/{pid}/items", files=upload))
                 created += reply["created"]

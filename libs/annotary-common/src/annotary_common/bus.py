@@ -21,6 +21,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from opentelemetry import trace
+from prometheus_client import Counter
 
 from annotary_common.events import Event, UndecodableEvent, parse_event
 from annotary_common.settings import CommonSettings
@@ -29,6 +30,7 @@ from annotary_common.topics import ALL_TOPICS, dead_letter_topic
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("annotary.bus")
+EVENTS = Counter("annotary_events_total", "Events taken off the bus", ["group", "topic", "outcome"])
 
 Handler = Callable[[asyncpg.Connection, Event], Awaitable[None]]
 
@@ -140,8 +142,10 @@ class Consumer:
                             uuid.UUID(event.event_id),
                         )
                         if not fresh:
+                            EVENTS.labels(self.group_id, event.envelope.type, "duplicate").inc()
                             return  # already applied: a re-delivery or a re-publication
                         await handler(conn, event)
+                    EVENTS.labels(self.group_id, event.envelope.type, "applied").inc()
                     return
                 except PermanentError as exc:
                     await self._dead_letter(raw, msg, f"rejected: {exc}")
@@ -163,6 +167,7 @@ class Consumer:
         self.dead_lettered += 1
         source = msg.raw_message
         topic = getattr(source, "topic", "?")
+        EVENTS.labels(self.group_id, str(topic), "dead_lettered").inc()
         log.error("dead-lettered", extra={"reason": reason, "topic": topic})
         key = getattr(source, "key", None)
         await self._producer.send_and_wait(

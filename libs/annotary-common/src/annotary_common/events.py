@@ -6,9 +6,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from annotary.events.v1 import events_pb2
 from google.protobuf.message import DecodeError, Message
 
+from annotary.events.v1 import events_pb2
 from annotary_common.telemetry import current_trace_context
 from annotary_common.topics import PAYLOAD_TYPES
 

@@ -15,10 +15,12 @@ import uuid
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from google.protobuf.message import Message
+from prometheus_client import Counter
 
 from annotary_common.events import build_envelope
 
 log = logging.getLogger(__name__)
+PUBLISHED = Counter("annotary_outbox_published_total", "Outbox events published to the bus", ["schema"])
 
 
 async def add_event(conn: asyncpg.Connection, topic: str, key: str, payload: Message, producer: str) -> str:
@@ -102,6 +104,7 @@ class OutboxRelay:
                 "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", [r["id"] for r in rows]
             )
         self.published += len(rows)
+        PUBLISHED.labels(self._schema).inc(len(rows))
         return len(rows)
 
     async def _cleanup(self) -> None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from annotary.events.v1 import events_pb2
 from google.protobuf.message import Message
+
+from annotary.events.v1 import events_pb2
 
 ITEM_INGESTED = "item.ingested"
 ITEM_PREANNOTATED = "item.preannotated"

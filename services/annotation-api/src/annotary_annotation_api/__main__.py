@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from annotary_common.runtime import ServiceRuntime
-from annotary_common.storage import open_object_store
-
 from annotary_annotation_api.adapters.clients import Clients
 from annotary_annotation_api.entrypoints.http import Deps, create_app
 from annotary_annotation_api.service_layer.users import ensure_admin
 from annotary_annotation_api.settings import ApiSettings
+from annotary_common.runtime import ServiceRuntime
+from annotary_common.storage import open_object_store
 
 log = logging.getLogger(__name__)
 

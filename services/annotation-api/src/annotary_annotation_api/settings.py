@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from annotary_common.settings import CommonSettings
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from annotary_common.settings import CommonSettings
 
 _DEFAULT_STATIC = Path(__file__).resolve().parents[2] / "web" / "dist"
 

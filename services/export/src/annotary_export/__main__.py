@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import grpc
+
 from annotary.export.v1 import export_pb2_grpc
 from annotary_common import topics
 from annotary_common.runtime import ReadinessCheck, ServiceRuntime
 from annotary_common.storage import LocalObjectStore, ObjectStore, open_object_store
-
 from annotary_export.entrypoints.grpc_api import SERVICE_NAME, ExportServicer
 from annotary_export.service_layer.accepted import on_annotation_accepted
 from annotary_export.service_layer.exports import ExportRunner

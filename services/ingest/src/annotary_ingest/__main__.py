@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import grpc
+
 from annotary.ingest.v1 import ingest_pb2_grpc
 from annotary_common.runtime import ReadinessCheck, ServiceRuntime
 from annotary_common.storage import LocalObjectStore, ObjectStore, open_object_store
-
 from annotary_ingest.entrypoints.grpc_api import SERVICE_NAME, IngestServicer
 from annotary_ingest.service_layer.importing import ImportLimits
 from annotary_ingest.settings import IngestSettings

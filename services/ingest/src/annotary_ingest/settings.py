@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from annotary_common.settings import CommonSettings
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from annotary_common.settings import CommonSettings
 
 
 class IngestSettings(BaseSettings):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import grpc
+
 from annotary.orchestrator.v1.orchestrator_pb2_grpc import add_OrchestratorServiceServicer_to_server
 from annotary_common.runtime import ServiceRuntime
-
 from annotary_orchestrator.entrypoints import bus
 from annotary_orchestrator.entrypoints.grpc_api import SERVICE_NAME, OrchestratorServicer
 from annotary_orchestrator.settings import OrchestratorSettings

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import grpc
-from annotary_common.runtime import ServiceRuntime
 
+from annotary_common.runtime import ServiceRuntime
 from annotary_preannotate.entrypoints import bus
 from annotary_preannotate.settings import PreannotateSettings
 

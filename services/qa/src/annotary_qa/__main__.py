@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import grpc
+
 from annotary.qa.v1 import qa_pb2_grpc
 from annotary_common.runtime import ServiceRuntime
-
 from annotary_qa.entrypoints import bus
 from annotary_qa.entrypoints.grpc_api import SERVICE_NAME, QaServicer
 from annotary_qa.settings import QaSettings

@@ -6,13 +6,14 @@ import asyncio
 from dataclasses import dataclass, field
 
 import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
 from annotary.export.v1 import export_pb2_grpc
 from annotary.ingest.v1 import ingest_pb2_grpc
 from annotary.orchestrator.v1 import orchestrator_pb2_grpc
 from annotary.qa.v1 import qa_pb2_grpc
 from annotary_common.grpc_util import open_channel
 from annotary_common.settings import CommonSettings
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 
 @dataclass

@@ -131,3 +131,8 @@ class UserIn(BaseModel):
 class ExportIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     format: str
+
+
+class SourceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    uri: Annotated[str, Field(min_length=1, pattern=r"^(s3://[^/]+|file:///).*")]

@@ -10,18 +10,18 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import asyncpg
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import TypeAdapter, ValidationError
+from starlette.datastructures import UploadFile
+
 from annotary.export.v1 import export_pb2
 from annotary.ingest.v1 import ingest_pb2
 from annotary.orchestrator.v1 import orchestrator_pb2
 from annotary.qa.v1 import qa_pb2
-from annotary_common.storage import ObjectNotFound, ObjectStore
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
-from pydantic import TypeAdapter, ValidationError
-from starlette.datastructures import UploadFile
-
 from annotary_annotation_api.adapters.clients import Clients
-from annotary_annotation_api.domain.models import ExportIn, ItemIn, ProjectIn, SkipIn, SubmitIn, UserIn
+from annotary_annotation_api.domain.models import ExportIn, ItemIn, ProjectIn, SkipIn, SourceIn, SubmitIn, UserIn
 from annotary_annotation_api.domain.roles import Role, at_least
 from annotary_annotation_api.entrypoints.errors import (
     ApiError,
@@ -33,6 +33,7 @@ from annotary_annotation_api.entrypoints.errors import (
 from annotary_annotation_api.entrypoints.views import export_view, task_view
 from annotary_annotation_api.service_layer import projects, users
 from annotary_annotation_api.service_layer.users import User
+from annotary_common.storage import ObjectNotFound, ObjectStore
 
 EXPORT_FORMATS = ("jsonl", "coco")
 _ITEMS = TypeAdapter(list[ItemIn])
@@ -151,15 +152,18 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
             ingest_pb2.ImportItemsRequest(project_id=project_id, items=inputs),
             timeout=max(deps.clients.timeout_s, 120.0),
         )
-        errors = [{"index": e.index, "message": e.message} for e in reply.errors]
-        if errors:
-            raise ApiError(422, "; ".join(f"items[{e['index']}]: {e['message']}" for e in errors), errors=errors)
-        return {
-            "created": reply.created,
-            "duplicates": reply.duplicates,
-            "item_ids": list(reply.item_ids),
-            "errors": [],
-        }
+        return import_reply(reply)
+
+    @api.post("/projects/{project_id}/sources", status_code=201)
+    async def import_source(project_id: str, body: SourceIn, user: CurrentUser) -> dict[str, Any]:
+        """Import every item under ``s3://bucket/prefix`` or ``file:///folder`` (inside the allowed roots)."""
+        require(user, Role.MANAGER)
+        await load_project(project_id)
+        reply = await deps.clients.ingest.ImportSource(
+            ingest_pb2.ImportSourceRequest(project_id=project_id, uri=body.uri),
+            timeout=max(deps.clients.timeout_s, 600.0),
+        )
+        return import_reply(reply)
 
     @api.post("/projects/{project_id}/tasks/next", response_model=None)
     async def next_task(project_id: str, user: CurrentUser) -> dict[str, Any] | Response:
@@ -315,6 +319,10 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
 
     app.add_api_route("/readyz", healthz, include_in_schema=False)
 
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
     @app.get("/{path:path}", include_in_schema=False, response_model=None)
     async def web_ui(path: str) -> Response:
         if path.startswith("api/"):
@@ -331,6 +339,14 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
         return FileResponse(index, headers={"cache-control": "no-cache"})
 
     return BodyLimit(app, max_body_bytes)
+
+
+def import_reply(reply: ingest_pb2.ImportItemsResponse) -> dict[str, Any]:
+    """The import's counts, or 422 naming every bad item (ingest then changed nothing)."""
+    errors = [{"index": e.index, "message": e.message} for e in reply.errors]
+    if errors:
+        raise ApiError(422, "; ".join(f"items[{e['index']}]: {e['message']}" for e in errors), errors=errors)
+    return {"created": reply.created, "duplicates": reply.duplicates, "item_ids": list(reply.item_ids), "errors": []}
 
 
 def _json_items(raw: bytes, *, jsonl: bool) -> list[ingest_pb2.ItemInput]:

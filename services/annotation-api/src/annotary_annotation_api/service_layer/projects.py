@@ -7,9 +7,9 @@ import uuid
 from typing import Any
 
 import asyncpg
+
 from annotary.orchestrator.v1 import orchestrator_pb2
 from annotary.qa.v1 import qa_pb2
-
 from annotary_annotation_api.adapters.clients import Clients
 from annotary_annotation_api.domain.models import ProjectIn
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import asyncpg
 import grpc
+
 from annotary.export.v1 import export_pb2, export_pb2_grpc
 from annotary_common.grpc_util import handles_errors
-
 from annotary_export.service_layer.exports import ExportRecord, ExportRunner, create_export, get_export
 
 SERVICE_NAME = "annotary.export.v1.ExportService"

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+
 from annotary.events.v1 import events_pb2
 from annotary_common.bus import PermanentError
 from annotary_common.events import Event
-
 from annotary_export.domain.model import AcceptedItem
 
 

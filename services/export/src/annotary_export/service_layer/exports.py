@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
+
 from annotary_common.grpc_util import InvalidArgument, NotFound
 from annotary_common.storage import ObjectStore
-
 from annotary_export.domain.formats import FormatUnsupported, build_file, check_format
 from annotary_export.domain.model import SchemaInvalid, schema_labels
 from annotary_export.service_layer.accepted import accepted_items

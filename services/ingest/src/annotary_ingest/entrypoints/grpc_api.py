@@ -6,10 +6,10 @@ from typing import Any
 
 import asyncpg
 import grpc
+
 from annotary.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from annotary_common.grpc_util import handles_errors
 from annotary_common.storage import ObjectStore
-
 from annotary_ingest.domain.items import RawItem
 from annotary_ingest.service_layer.importing import ImportLimits, ImportResult, import_items
 from annotary_ingest.service_layer.sources import import_source

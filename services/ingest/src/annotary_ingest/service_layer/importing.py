@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 
 import asyncpg
 import httpx
+from botocore.exceptions import BotoCoreError, ClientError
+
 from annotary.events.v1 import events_pb2
 from annotary_common import outbox, topics
 from annotary_common.grpc_util import InvalidArgument
 from annotary_common.storage import LocalObjectStore, ObjectNotFound, ObjectStore, SourceNotAllowed
-from botocore.exceptions import BotoCoreError, ClientError
-
 from annotary_ingest.domain.content import Content, describe_media, describe_text
 from annotary_ingest.domain.items import (
     BadEntry,

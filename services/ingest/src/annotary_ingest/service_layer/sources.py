@@ -13,10 +13,10 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import asyncpg
-from annotary_common.grpc_util import InvalidArgument, NotFound
-from annotary_common.storage import LocalObjectStore, ObjectNotFound, ObjectStore, SourceNotAllowed
 from botocore.exceptions import BotoCoreError, ClientError
 
+from annotary_common.grpc_util import InvalidArgument, NotFound
+from annotary_common.storage import LocalObjectStore, ObjectNotFound, ObjectStore, SourceNotAllowed
 from annotary_ingest.domain.items import BadEntry, RawItem
 from annotary_ingest.domain.source import entry_kind, parse_item_file, source_entry
 from annotary_ingest.service_layer.importing import (

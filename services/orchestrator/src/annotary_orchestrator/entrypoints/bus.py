@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from annotary_common import topics
 from annotary_common.bus import Consumer
-
 from annotary_orchestrator.service_layer import events
 
 SUBSCRIPTIONS = {

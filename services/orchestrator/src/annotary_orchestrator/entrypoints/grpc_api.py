@@ -6,9 +6,9 @@ from typing import Any
 
 import asyncpg
 import grpc
+
 from annotary.orchestrator.v1 import orchestrator_pb2, orchestrator_pb2_grpc
 from annotary_common.grpc_util import InvalidArgument, handles_errors
-
 from annotary_orchestrator.service_layer import leasing, projects, submitting, views
 
 SERVICE_NAME = "annotary.orchestrator.v1.OrchestratorService"

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import asyncpg
 import grpc
-from annotary_common.grpc_util import InvalidArgument, ServiceError
 
+from annotary_common.grpc_util import InvalidArgument, ServiceError
 from annotary_orchestrator.domain.states import ItemState
 
 PRODUCER = "orchestrator"

@@ -11,11 +11,11 @@ import uuid
 from typing import TypeVar
 
 import asyncpg
+from google.protobuf.message import Message
+
 from annotary.events.v1 import events_pb2
 from annotary_common.bus import PermanentError
 from annotary_common.events import Event
-from google.protobuf.message import Message
-
 from annotary_orchestrator.domain.results import InvalidResult, parse_result
 from annotary_orchestrator.domain.states import IllegalTransition, ItemState, check_item_transition
 from annotary_orchestrator.service_layer.common import (

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
+
 from annotary.orchestrator.v1 import orchestrator_pb2
 from annotary_common.grpc_util import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, ServiceError
-
 from annotary_orchestrator.domain.states import (
     TaskState,
     check_item_transition,

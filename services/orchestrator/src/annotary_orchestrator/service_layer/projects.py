@@ -7,8 +7,8 @@ import uuid
 from dataclasses import dataclass
 
 import asyncpg
-from annotary_common.grpc_util import InvalidArgument, NotFound
 
+from annotary_common.grpc_util import InvalidArgument, NotFound
 from annotary_orchestrator.domain.policy import InvalidPolicy, Policy
 from annotary_orchestrator.service_layer.common import parse_uuid
 

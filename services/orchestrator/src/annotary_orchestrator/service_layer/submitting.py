@@ -7,11 +7,11 @@ import uuid
 from dataclasses import dataclass
 
 import asyncpg
+
 from annotary.events.v1 import events_pb2
 from annotary.orchestrator.v1 import orchestrator_pb2
 from annotary_common import outbox, topics
 from annotary_common.grpc_util import InvalidArgument
-
 from annotary_orchestrator.domain.results import InvalidResult, parse_result
 from annotary_orchestrator.domain.states import (
     ItemState,

@@ -6,11 +6,11 @@ import uuid
 from datetime import datetime
 
 import asyncpg
+from google.protobuf.timestamp_pb2 import Timestamp
+
 from annotary.events.v1 import events_pb2
 from annotary.orchestrator.v1 import orchestrator_pb2
 from annotary_common.grpc_util import NotFound
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from annotary_orchestrator.service_layer.common import parse_uuid
 
 

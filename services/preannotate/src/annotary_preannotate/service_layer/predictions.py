@@ -6,11 +6,11 @@ import logging
 import uuid
 
 import asyncpg
+
 from annotary.events.v1 import events_pb2
 from annotary_common import outbox, topics
 from annotary_common.bus import PermanentError
 from annotary_common.events import Event
-
 from annotary_preannotate.domain.predictions import problem
 
 log = logging.getLogger(__name__)

@@ -6,6 +6,7 @@ from typing import Any
 
 import asyncpg
 import grpc
+
 from annotary.qa.v1 import qa_pb2, qa_pb2_grpc
 from annotary_common.grpc_util import (
     FailedPrecondition,
@@ -13,7 +14,6 @@ from annotary_common.grpc_util import (
     NotFound,
     handles_errors,
 )
-
 from annotary_qa.domain.policy import PolicyError
 from annotary_qa.domain.schema import SchemaError
 from annotary_qa.service_layer import projects

@@ -6,11 +6,11 @@ import logging
 import uuid
 
 import asyncpg
+
 from annotary.events.v1 import events_pb2
 from annotary_common import outbox, topics
 from annotary_common.bus import PermanentError
 from annotary_common.events import Event
-
 from annotary_qa.domain.agreement import Decision, canonical_json, decide, normalise
 from annotary_qa.domain.validation import parse_result_json, validate_result
 from annotary_qa.service_layer.projects import load_project
