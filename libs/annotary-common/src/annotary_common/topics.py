@@ -14,6 +14,7 @@ ANNOTATION_ACCEPTED = "annotation.accepted"
 ANNOTATION_REJECTED = "annotation.rejected"
 REVIEW_REQUIRED = "review.required"
 ANNOTATOR_PAUSED = "annotator.paused"
+ANNOTATOR_QUALIFIED = "annotator.qualified"
 MODEL_TRAINED = "model.trained"
 EXPORT_COMPLETED = "export.completed"
 
@@ -24,6 +25,10 @@ PAYLOAD_TYPES: dict[str, type[Message]] = {
     ANNOTATION_ACCEPTED: events_pb2.AnnotationAccepted,
     ANNOTATION_REJECTED: events_pb2.AnnotationRejected,
     REVIEW_REQUIRED: events_pb2.ReviewRequired,
+    ITEM_SCORED: events_pb2.ItemScored,
+    ANNOTATOR_PAUSED: events_pb2.AnnotatorPaused,
+    ANNOTATOR_QUALIFIED: events_pb2.AnnotatorQualified,
+    EXPORT_COMPLETED: events_pb2.ExportCompleted,
 }
 
 ALL_TOPICS: tuple[str, ...] = (
@@ -35,6 +40,7 @@ ALL_TOPICS: tuple[str, ...] = (
     ANNOTATION_REJECTED,
     REVIEW_REQUIRED,
     ANNOTATOR_PAUSED,
+    ANNOTATOR_QUALIFIED,
     MODEL_TRAINED,
     EXPORT_COMPLETED,
 )

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x61nnotary/events/v1/events.proto\x12\x12\x61nnotary.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x87\x02\n\x08\x45nvelope\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08producer\x18\x04 \x01(\t\x12\x45\n\rtrace_context\x18\x05 \x03(\x0b\x32..annotary.events.v1.Envelope.TraceContextEntry\x12\x0f\n\x07payload\x18\x06 \x01(\x0c\x12\x0b\n\x03key\x18\x07 \x01(\t\x1a\x33\n\x11TraceContextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xd7\x01\n\x0cItemSnapshot\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x12\n\nproject_id\x18\x02 \x01(\t\x12\x13\n\x0b\x65xternal_id\x18\x03 \x01(\t\x12\x10\n\x08modality\x18\x04 \x01(\t\x12\x11\n\tmedia_uri\x18\x05 \x01(\t\x12\x0c\n\x04text\x18\x06 \x01(\t\x12\r\n\x05width\x18\x07 \x01(\x05\x12\x0e\n\x06height\x18\x08 \x01(\x05\x12\x11\n\tmeta_json\x18\t \x01(\t\x12\x14\n\x0c\x63ontent_hash\x18\n \x01(\t\x12\x12\n\nmedia_type\x18\x0b \x01(\t\"G\n\nPrediction\x12\x15\n\rmodel_version\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x01\x12\x13\n\x0bresult_json\x18\x03 \x01(\t\"\x90\x01\n\nSubmission\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61nnotator_id\x18\x02 \x01(\t\x12\x13\n\x0bresult_json\x18\x03 \x01(\t\x12\x14\n\x0clead_time_ms\x18\x04 \x01(\x03\x12\x30\n\x0csubmitted_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x86\x01\n\x0cItemIngested\x12.\n\x04item\x18\x01 \x01(\x0b\x32 .annotary.events.v1.ItemSnapshot\x12\x33\n\x0bpredictions\x18\x02 \x03(\x0b\x32\x1e.annotary.events.v1.Prediction\x12\x11\n\tgold_json\x18\x03 \x01(\t\"l\n\x10ItemPreannotated\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x12\n\nproject_id\x18\x02 \x01(\t\x12\x33\n\x0bpredictions\x18\x03 \x03(\x0b\x32\x1e.annotary.events.v1.Prediction\"\x83\x01\n\rTaskSubmitted\x12.\n\x04item\x18\x01 \x01(\x0b\x32 .annotary.events.v1.ItemSnapshot\x12\x33\n\x0bsubmissions\x18\x02 \x03(\x0b\x32\x1e.annotary.events.v1.Submission\x12\r\n\x05round\x18\x03 \x01(\x05\"\xb0\x01\n\x12\x41nnotationAccepted\x12.\n\x04item\x18\x01 \x01(\x0b\x32 .annotary.events.v1.ItemSnapshot\x12\x13\n\x0bresult_json\x18\x02 \x01(\t\x12\x33\n\x0bsubmissions\x18\x03 \x03(\x0b\x32\x1e.annotary.events.v1.Submission\x12\x11\n\tagreement\x18\x04 \x01(\x01\x12\r\n\x05round\x18\x05 \x01(\x05\"x\n\x12\x41nnotationRejected\x12.\n\x04item\x18\x01 \x01(\x0b\x32 .annotary.events.v1.ItemSnapshot\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x13\n\x0breviewer_id\x18\x03 \x01(\t\x12\r\n\x05round\x18\x04 \x01(\x05\"\xa7\x01\n\x0eReviewRequired\x12.\n\x04item\x18\x01 \x01(\x0b\x32 .annotary.events.v1.ItemSnapshot\x12\x33\n\x0bsubmissions\x18\x02 \x03(\x0b\x32\x1e.annotary.events.v1.Submission\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x11\n\tagreement\x18\x04 \x01(\x01\x12\r\n\x05round\x18\x05 \x01(\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x61nnotary/events/v1/events.proto\x12\x12\x61nnotary.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x87\x02\n\x08\x45nvelope\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08producer\x18\x04 \x01(\t\x12\x45\n\rtrace_context\x18\x05 \x03(\x0b\x32..annotary.events.v1.Envelope.TraceContextEntry\x12\x0f\n\x07payload\x18\x06 \x01(\x0c\x12\x0b\n\x03key\x18\x07 \x01(\t\x1a\x33\n\x11TraceContextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xd7\x01\n\x0cItemSnapshot\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x12\n\nproject_id\x18\x02 \x01(\t\x12\x13\n\x0b\x65xternal_id\x18\x03 \x01(\t\x12\x10\n\x08modality\x18\x04 \x01(\t\x12\x11\n\tmedia_uri\x18\x05 \x01(\t\x12\x0c\n\x04text\x18\x06 \x01(\t\x12\r\n\x05width\x18\x07 \x01(\x05\x12\x0e\n\x06height\x18\x08 \x01(\x05\x12\x11\n\tmeta_json\x18\t \x01(\t\x12\x14\n\x0c\x63ontent_hash\x18\n \x01(\t\x12\x12\n\nmedia_type\x18\x0b \x01(\t\"G\n\nPrediction\x12\x15\n\rmodel_version\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x01\x12\x13\n\x0bresult_json\x18\x03 \x01(\t\"\xc9\x01\n\nSubmission\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61nnotator_id\x18\x02 \x01(\t\x12\x13\n\x0bresult_json\x18\x03 \x01(\t\x12\x14\n\x0clead_time_ms\x18\x04 \x01(\x03\x12\x30\n\x0csubmitted_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0eschema_version\x18\x06 \x01(\x05\x12\x1f\n\x17prelabel_model_versions\x18\x07 \x03(\t\"\x86\x01\n\x0cItemIngested\x12.\n\x04item\x18\x01 \x01(\x0b\x32 .annotary.events.v1.ItemSnapshot\x12\x33\n\x0bpredictions\x18\x02 \x03(\x0b\x32\x1e.annotary.events.v1.Prediction\x12\x11\n\tgold_json\x18\x03 \x01(\t\"l\n\x10ItemPreannotated\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x12\n\nproject_id\x18\x02 \x01(\t\x12\x33\n\x0bpredictions\x18\x03 \x03(\x0b\x32\x1e.annotary.events.v1.Prediction\"\xbe\x01\n\rTaskSubmitted\x12.\n\x04item\x18\x01 \x01(\x0b\x32 .annotary.events.v1.ItemSnapshot\x12\x33\n\x0bsubmissions\x18\x02 \x03(\x0b\x32\x1e.annotary.events.v1.Submission\x12\r\n\x05round\x18\x03 \x01(\x05\x12\x0f\n\x07is_gold\x18\x04 \x01(\x08\x12\x11\n\tgold_json\x18\x05 \x01(\t\x12\x15\n\rqualification\x18\x06 \x01(\x08\"\xae\x02\n\x12\x41nnotationAccepted\x12.\n\x04item\x18\x01 \x01(\x0b\x32 .annotary.events.v1.ItemSnapshot\x12\x13\n\x0bresult_json\x18\x02 \x01(\t\x12\x33\n\x0bsubmissions\x18\x03 \x03(\x0b\x32\x1e.annotary.events.v1.Submission\x12\x11\n\tagreement\x18\x04 \x01(\x01\x12\r\n\x05round\x18\x05 \x01(\x05\x12\x16\n\x0eschema_version\x18\x06 \x01(\x05\x12\x15\n\rannotator_ids\x18\x07 \x03(\t\x12\x1f\n\x17prelabel_model_versions\x18\x08 \x03(\t\x12\x18\n\x10\x61greement_metric\x18\t \x01(\t\x12\x12\n\ndecided_by\x18\n \x01(\t\"x\n\x12\x41nnotationRejected\x12.\n\x04item\x18\x01 \x01(\x0b\x32 .annotary.events.v1.ItemSnapshot\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x13\n\x0breviewer_id\x18\x03 \x01(\t\x12\r\n\x05round\x18\x04 \x01(\x05\"\xa7\x01\n\x0eReviewRequired\x12.\n\x04item\x18\x01 \x01(\x0b\x32 .annotary.events.v1.ItemSnapshot\x12\x33\n\x0bsubmissions\x18\x02 \x03(\x0b\x32\x1e.annotary.events.v1.Submission\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x11\n\tagreement\x18\x04 \x01(\x01\x12\r\n\x05round\x18\x05 \x01(\x05\"W\n\nItemScored\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x12\n\nproject_id\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x01\x12\x15\n\rmodel_version\x18\x04 \x01(\t\"j\n\x0f\x41nnotatorPaused\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61nnotator_id\x18\x02 \x01(\t\x12\x0e\n\x06paused\x18\x03 \x01(\x08\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x05 \x01(\t\"o\n\x12\x41nnotatorQualified\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61nnotator_id\x18\x02 \x01(\t\x12\x0e\n\x06passed\x18\x03 \x01(\x08\x12\x10\n\x08\x61\x63\x63uracy\x18\x04 \x01(\x01\x12\r\n\x05items\x18\x05 \x01(\x05\"\xa9\x01\n\x0f\x45xportCompleted\x12\x11\n\texport_id\x18\x01 \x01(\t\x12\x12\n\nproject_id\x18\x02 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x03 \x01(\t\x12\x0e\n\x06status\x18\x04 \x01(\t\x12\x12\n\nitem_count\x18\x05 \x01(\x05\x12\x18\n\x10\x61nnotation_count\x18\x06 \x01(\x05\x12\x12\n\nobject_key\x18\x07 \x01(\t\x12\r\n\x05\x65rror\x18\x08 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,17 +43,25 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PREDICTION']._serialized_start=572
   _globals['_PREDICTION']._serialized_end=643
   _globals['_SUBMISSION']._serialized_start=646
-  _globals['_SUBMISSION']._serialized_end=790
-  _globals['_ITEMINGESTED']._serialized_start=793
-  _globals['_ITEMINGESTED']._serialized_end=927
-  _globals['_ITEMPREANNOTATED']._serialized_start=929
-  _globals['_ITEMPREANNOTATED']._serialized_end=1037
-  _globals['_TASKSUBMITTED']._serialized_start=1040
-  _globals['_TASKSUBMITTED']._serialized_end=1171
-  _globals['_ANNOTATIONACCEPTED']._serialized_start=1174
-  _globals['_ANNOTATIONACCEPTED']._serialized_end=1350
-  _globals['_ANNOTATIONREJECTED']._serialized_start=1352
-  _globals['_ANNOTATIONREJECTED']._serialized_end=1472
-  _globals['_REVIEWREQUIRED']._serialized_start=1475
-  _globals['_REVIEWREQUIRED']._serialized_end=1642
+  _globals['_SUBMISSION']._serialized_end=847
+  _globals['_ITEMINGESTED']._serialized_start=850
+  _globals['_ITEMINGESTED']._serialized_end=984
+  _globals['_ITEMPREANNOTATED']._serialized_start=986
+  _globals['_ITEMPREANNOTATED']._serialized_end=1094
+  _globals['_TASKSUBMITTED']._serialized_start=1097
+  _globals['_TASKSUBMITTED']._serialized_end=1287
+  _globals['_ANNOTATIONACCEPTED']._serialized_start=1290
+  _globals['_ANNOTATIONACCEPTED']._serialized_end=1592
+  _globals['_ANNOTATIONREJECTED']._serialized_start=1594
+  _globals['_ANNOTATIONREJECTED']._serialized_end=1714
+  _globals['_REVIEWREQUIRED']._serialized_start=1717
+  _globals['_REVIEWREQUIRED']._serialized_end=1884
+  _globals['_ITEMSCORED']._serialized_start=1886
+  _globals['_ITEMSCORED']._serialized_end=1973
+  _globals['_ANNOTATORPAUSED']._serialized_start=1975
+  _globals['_ANNOTATORPAUSED']._serialized_end=2081
+  _globals['_ANNOTATORQUALIFIED']._serialized_start=2083
+  _globals['_ANNOTATORQUALIFIED']._serialized_end=2194
+  _globals['_EXPORTCOMPLETED']._serialized_start=2197
+  _globals['_EXPORTCOMPLETED']._serialized_end=2366
 # @@protoc_insertion_point(module_scope)

@@ -184,12 +184,20 @@ class Submission(_message.Message):
     RESULT_JSON_FIELD_NUMBER: _builtins.int
     LEAD_TIME_MS_FIELD_NUMBER: _builtins.int
     SUBMITTED_AT_FIELD_NUMBER: _builtins.int
+    SCHEMA_VERSION_FIELD_NUMBER: _builtins.int
+    PRELABEL_MODEL_VERSIONS_FIELD_NUMBER: _builtins.int
     task_id: _builtins.str
     annotator_id: _builtins.str
     result_json: _builtins.str
     lead_time_ms: _builtins.int
+    schema_version: _builtins.int
+    """the label schema version the annotator worked with"""
     @_builtins.property
     def submitted_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def prelabel_model_versions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """model versions of the predictions served with the task"""
+
     def __init__(
         self,
         *,
@@ -198,10 +206,12 @@ class Submission(_message.Message):
         result_json: _builtins.str = ...,
         lead_time_ms: _builtins.int = ...,
         submitted_at: _timestamp_pb2.Timestamp | None = ...,
+        schema_version: _builtins.int = ...,
+        prelabel_model_versions: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["submitted_at", b"submitted_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["annotator_id", b"annotator_id", "lead_time_ms", b"lead_time_ms", "result_json", b"result_json", "submitted_at", b"submitted_at", "task_id", b"task_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["annotator_id", b"annotator_id", "lead_time_ms", b"lead_time_ms", "prelabel_model_versions", b"prelabel_model_versions", "result_json", b"result_json", "schema_version", b"schema_version", "submitted_at", b"submitted_at", "task_id", b"task_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -274,8 +284,16 @@ class TaskSubmitted(_message.Message):
     ITEM_FIELD_NUMBER: _builtins.int
     SUBMISSIONS_FIELD_NUMBER: _builtins.int
     ROUND_FIELD_NUMBER: _builtins.int
+    IS_GOLD_FIELD_NUMBER: _builtins.int
+    GOLD_JSON_FIELD_NUMBER: _builtins.int
+    QUALIFICATION_FIELD_NUMBER: _builtins.int
     round: _builtins.int
     """1 for the first pass, +1 after each rejection"""
+    is_gold: _builtins.bool
+    """a gold item: one submission, scored against gold_json, never accepted"""
+    gold_json: _builtins.str
+    qualification: _builtins.bool
+    """served as part of the annotator's qualification set"""
     @_builtins.property
     def item(self) -> Global___ItemSnapshot: ...
     @_builtins.property
@@ -286,10 +304,13 @@ class TaskSubmitted(_message.Message):
         item: Global___ItemSnapshot | None = ...,
         submissions: _abc.Iterable[Global___Submission] | None = ...,
         round: _builtins.int = ...,
+        is_gold: _builtins.bool = ...,
+        gold_json: _builtins.str = ...,
+        qualification: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["item", b"item"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["item", b"item", "round", b"round", "submissions", b"submissions"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["gold_json", b"gold_json", "is_gold", b"is_gold", "item", b"item", "qualification", b"qualification", "round", b"round", "submissions", b"submissions"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -306,14 +327,28 @@ class AnnotationAccepted(_message.Message):
     SUBMISSIONS_FIELD_NUMBER: _builtins.int
     AGREEMENT_FIELD_NUMBER: _builtins.int
     ROUND_FIELD_NUMBER: _builtins.int
+    SCHEMA_VERSION_FIELD_NUMBER: _builtins.int
+    ANNOTATOR_IDS_FIELD_NUMBER: _builtins.int
+    PRELABEL_MODEL_VERSIONS_FIELD_NUMBER: _builtins.int
+    AGREEMENT_METRIC_FIELD_NUMBER: _builtins.int
+    DECIDED_BY_FIELD_NUMBER: _builtins.int
     result_json: _builtins.str
     """the consensus result"""
     agreement: _builtins.float
     round: _builtins.int
+    schema_version: _builtins.int
+    agreement_metric: _builtins.str
+    """which metric `agreement` is, e.g. "box_f1@0.5", "span_f1", "exact" """
+    decided_by: _builtins.str
+    """"consensus" or the reviewer's id"""
     @_builtins.property
     def item(self) -> Global___ItemSnapshot: ...
     @_builtins.property
     def submissions(self) -> _containers.RepeatedCompositeFieldContainer[Global___Submission]: ...
+    @_builtins.property
+    def annotator_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def prelabel_model_versions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
         self,
         *,
@@ -322,10 +357,15 @@ class AnnotationAccepted(_message.Message):
         submissions: _abc.Iterable[Global___Submission] | None = ...,
         agreement: _builtins.float = ...,
         round: _builtins.int = ...,
+        schema_version: _builtins.int = ...,
+        annotator_ids: _abc.Iterable[_builtins.str] | None = ...,
+        prelabel_model_versions: _abc.Iterable[_builtins.str] | None = ...,
+        agreement_metric: _builtins.str = ...,
+        decided_by: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["item", b"item"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agreement", b"agreement", "item", b"item", "result_json", b"result_json", "round", b"round", "submissions", b"submissions"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agreement", b"agreement", "agreement_metric", b"agreement_metric", "annotator_ids", b"annotator_ids", "decided_by", b"decided_by", "item", b"item", "prelabel_model_versions", b"prelabel_model_versions", "result_json", b"result_json", "round", b"round", "schema_version", b"schema_version", "submissions", b"submissions"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -342,6 +382,7 @@ class AnnotationRejected(_message.Message):
     REVIEWER_ID_FIELD_NUMBER: _builtins.int
     ROUND_FIELD_NUMBER: _builtins.int
     reason: _builtins.str
+    """the reviewer's feedback, shown to the annotators of the next round"""
     reviewer_id: _builtins.str
     round: _builtins.int
     @_builtins.property
@@ -396,3 +437,143 @@ class ReviewRequired(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ReviewRequired: _TypeAlias = ReviewRequired  # noqa: Y015
+
+@_typing.final
+class ItemScored(_message.Message):
+    """item.scored: an active-learning score; a higher score is served sooner"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEM_ID_FIELD_NUMBER: _builtins.int
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    MODEL_VERSION_FIELD_NUMBER: _builtins.int
+    item_id: _builtins.str
+    project_id: _builtins.str
+    score: _builtins.float
+    model_version: _builtins.str
+    def __init__(
+        self,
+        *,
+        item_id: _builtins.str = ...,
+        project_id: _builtins.str = ...,
+        score: _builtins.float = ...,
+        model_version: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["item_id", b"item_id", "model_version", b"model_version", "project_id", b"project_id", "score", b"score"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ItemScored: _TypeAlias = ItemScored  # noqa: Y015
+
+@_typing.final
+class AnnotatorPaused(_message.Message):
+    """annotator.paused: paused = true stops the annotator's leasing in the project; false reinstates"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    ANNOTATOR_ID_FIELD_NUMBER: _builtins.int
+    PAUSED_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    annotator_id: _builtins.str
+    paused: _builtins.bool
+    reason: _builtins.str
+    actor: _builtins.str
+    """"qa" for automatic pauses, else the manager's id"""
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        annotator_id: _builtins.str = ...,
+        paused: _builtins.bool = ...,
+        reason: _builtins.str = ...,
+        actor: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "annotator_id", b"annotator_id", "paused", b"paused", "project_id", b"project_id", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AnnotatorPaused: _TypeAlias = AnnotatorPaused  # noqa: Y015
+
+@_typing.final
+class AnnotatorQualified(_message.Message):
+    """annotator.qualified: the verdict on an annotator's qualification set"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    ANNOTATOR_ID_FIELD_NUMBER: _builtins.int
+    PASSED_FIELD_NUMBER: _builtins.int
+    ACCURACY_FIELD_NUMBER: _builtins.int
+    ITEMS_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    annotator_id: _builtins.str
+    passed: _builtins.bool
+    accuracy: _builtins.float
+    items: _builtins.int
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        annotator_id: _builtins.str = ...,
+        passed: _builtins.bool = ...,
+        accuracy: _builtins.float = ...,
+        items: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accuracy", b"accuracy", "annotator_id", b"annotator_id", "items", b"items", "passed", b"passed", "project_id", b"project_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AnnotatorQualified: _TypeAlias = AnnotatorQualified  # noqa: Y015
+
+@_typing.final
+class ExportCompleted(_message.Message):
+    """export.completed"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EXPORT_ID_FIELD_NUMBER: _builtins.int
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    FORMAT_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    ITEM_COUNT_FIELD_NUMBER: _builtins.int
+    ANNOTATION_COUNT_FIELD_NUMBER: _builtins.int
+    OBJECT_KEY_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    export_id: _builtins.str
+    project_id: _builtins.str
+    format: _builtins.str
+    status: _builtins.str
+    """done | failed"""
+    item_count: _builtins.int
+    annotation_count: _builtins.int
+    object_key: _builtins.str
+    error: _builtins.str
+    def __init__(
+        self,
+        *,
+        export_id: _builtins.str = ...,
+        project_id: _builtins.str = ...,
+        format: _builtins.str = ...,
+        status: _builtins.str = ...,
+        item_count: _builtins.int = ...,
+        annotation_count: _builtins.int = ...,
+        object_key: _builtins.str = ...,
+        error: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["annotation_count", b"annotation_count", "error", b"error", "export_id", b"export_id", "format", b"format", "item_count", b"item_count", "object_key", b"object_key", "project_id", b"project_id", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportCompleted: _TypeAlias = ExportCompleted  # noqa: Y015

@@ -30,12 +30,23 @@ class ProjectPolicy(_message.Message):
     GOLD_MIN_ACCURACY_FIELD_NUMBER: _builtins.int
     REVIEW_FIELD_NUMBER: _builtins.int
     LEASE_SECONDS_FIELD_NUMBER: _builtins.int
+    MAX_ACTIVE_PER_ANNOTATOR_FIELD_NUMBER: _builtins.int
+    MAX_ITEMS_PER_ANNOTATOR_FIELD_NUMBER: _builtins.int
+    QUALIFICATION_ITEMS_FIELD_NUMBER: _builtins.int
+    QUALIFICATION_MIN_ACCURACY_FIELD_NUMBER: _builtins.int
     overlap: _builtins.int
     agreement_threshold: _builtins.float
     gold_ratio: _builtins.float
     gold_min_accuracy: _builtins.float
     review: _builtins.str
     lease_seconds: _builtins.int
+    max_active_per_annotator: _builtins.int
+    """leases one annotator may hold at once (0 = default 10)"""
+    max_items_per_annotator: _builtins.int
+    """submissions one annotator may make in the project (0 = no cap)"""
+    qualification_items: _builtins.int
+    """gold items an annotator must pass before regular work (0 = none)"""
+    qualification_min_accuracy: _builtins.float
     def __init__(
         self,
         *,
@@ -45,10 +56,14 @@ class ProjectPolicy(_message.Message):
         gold_min_accuracy: _builtins.float = ...,
         review: _builtins.str = ...,
         lease_seconds: _builtins.int = ...,
+        max_active_per_annotator: _builtins.int = ...,
+        max_items_per_annotator: _builtins.int = ...,
+        qualification_items: _builtins.int = ...,
+        qualification_min_accuracy: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agreement_threshold", b"agreement_threshold", "gold_min_accuracy", b"gold_min_accuracy", "gold_ratio", b"gold_ratio", "lease_seconds", b"lease_seconds", "overlap", b"overlap", "review", b"review"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agreement_threshold", b"agreement_threshold", "gold_min_accuracy", b"gold_min_accuracy", "gold_ratio", b"gold_ratio", "lease_seconds", b"lease_seconds", "max_active_per_annotator", b"max_active_per_annotator", "max_items_per_annotator", b"max_items_per_annotator", "overlap", b"overlap", "qualification_items", b"qualification_items", "qualification_min_accuracy", b"qualification_min_accuracy", "review", b"review"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -105,6 +120,10 @@ class Task(_message.Message):
     PREDICTIONS_FIELD_NUMBER: _builtins.int
     RESULT_JSON_FIELD_NUMBER: _builtins.int
     ITEM_STATE_FIELD_NUMBER: _builtins.int
+    ROUND_FIELD_NUMBER: _builtins.int
+    FEEDBACK_FIELD_NUMBER: _builtins.int
+    IS_GOLD_FIELD_NUMBER: _builtins.int
+    QUALIFICATION_FIELD_NUMBER: _builtins.int
     task_id: _builtins.str
     project_id: _builtins.str
     state: _builtins.str
@@ -112,6 +131,12 @@ class Task(_message.Message):
     result_json: _builtins.str
     """the submission, once submitted"""
     item_state: _builtins.str
+    round: _builtins.int
+    feedback: _builtins.str
+    """the reviewer's feedback when the item was rejected in an earlier round"""
+    is_gold: _builtins.bool
+    """never shown to annotators: gold items look like any other"""
+    qualification: _builtins.bool
     @_builtins.property
     def lease_expires_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -130,10 +155,14 @@ class Task(_message.Message):
         predictions: _abc.Iterable[_events_pb2.Prediction] | None = ...,
         result_json: _builtins.str = ...,
         item_state: _builtins.str = ...,
+        round: _builtins.int = ...,
+        feedback: _builtins.str = ...,
+        is_gold: _builtins.bool = ...,
+        qualification: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["item", b"item", "lease_expires_at", b"lease_expires_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["annotator_id", b"annotator_id", "item", b"item", "item_state", b"item_state", "lease_expires_at", b"lease_expires_at", "predictions", b"predictions", "project_id", b"project_id", "result_json", b"result_json", "state", b"state", "task_id", b"task_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["annotator_id", b"annotator_id", "feedback", b"feedback", "is_gold", b"is_gold", "item", b"item", "item_state", b"item_state", "lease_expires_at", b"lease_expires_at", "predictions", b"predictions", "project_id", b"project_id", "qualification", b"qualification", "result_json", b"result_json", "round", b"round", "state", b"state", "task_id", b"task_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -145,17 +174,21 @@ class LeaseNextTaskRequest(_message.Message):
 
     PROJECT_ID_FIELD_NUMBER: _builtins.int
     ANNOTATOR_ID_FIELD_NUMBER: _builtins.int
+    COUNT_FIELD_NUMBER: _builtins.int
     project_id: _builtins.str
     annotator_id: _builtins.str
+    count: _builtins.int
+    """lease up to this many (pre-loading); 0 means 1"""
     def __init__(
         self,
         *,
         project_id: _builtins.str = ...,
         annotator_id: _builtins.str = ...,
+        count: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["annotator_id", b"annotator_id", "project_id", b"project_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["annotator_id", b"annotator_id", "count", b"count", "project_id", b"project_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -167,18 +200,30 @@ class LeaseNextTaskResponse(_message.Message):
 
     FOUND_FIELD_NUMBER: _builtins.int
     TASK_FIELD_NUMBER: _builtins.int
+    TASKS_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
     found: _builtins.bool
+    reason: _builtins.str
+    """why nothing was found: "empty", "paused: ...", "qualification pending", "cap reached" """
     @_builtins.property
-    def task(self) -> Global___Task: ...
+    def task(self) -> Global___Task:
+        """the first of `tasks`"""
+
+    @_builtins.property
+    def tasks(self) -> _containers.RepeatedCompositeFieldContainer[Global___Task]:
+        """the annotator's held leases in the project, oldest first, at most `count`"""
+
     def __init__(
         self,
         *,
         found: _builtins.bool = ...,
         task: Global___Task | None = ...,
+        tasks: _abc.Iterable[Global___Task] | None = ...,
+        reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["task", b"task"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["found", b"found", "task", b"task"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["found", b"found", "reason", b"reason", "task", b"task", "tasks", b"tasks"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -423,7 +468,9 @@ class GetProjectStatsResponse(_message.Message):
     ITEM_STATES_FIELD_NUMBER: _builtins.int
     TASK_STATES_FIELD_NUMBER: _builtins.int
     SUBMISSIONS_LAST_HOUR_FIELD_NUMBER: _builtins.int
+    GOLD_ITEMS_FIELD_NUMBER: _builtins.int
     submissions_last_hour: _builtins.int
+    gold_items: _builtins.int
     @_builtins.property
     def item_states(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]: ...
     @_builtins.property
@@ -434,11 +481,137 @@ class GetProjectStatsResponse(_message.Message):
         item_states: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
         task_states: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
         submissions_last_hour: _builtins.int = ...,
+        gold_items: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["item_states", b"item_states", "submissions_last_hour", b"submissions_last_hour", "task_states", b"task_states"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["gold_items", b"gold_items", "item_states", b"item_states", "submissions_last_hour", b"submissions_last_hour", "task_states", b"task_states"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetProjectStatsResponse: _TypeAlias = GetProjectStatsResponse  # noqa: Y015
+
+@_typing.final
+class SetItemPriorityRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    ITEM_IDS_FIELD_NUMBER: _builtins.int
+    PRIORITY_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    priority: _builtins.int
+    """higher is served sooner"""
+    @_builtins.property
+    def item_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """empty: every item of the project"""
+
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        item_ids: _abc.Iterable[_builtins.str] | None = ...,
+        priority: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["item_ids", b"item_ids", "priority", b"priority", "project_id", b"project_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetItemPriorityRequest: _TypeAlias = SetItemPriorityRequest  # noqa: Y015
+
+@_typing.final
+class SetItemPriorityResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    UPDATED_FIELD_NUMBER: _builtins.int
+    updated: _builtins.int
+    def __init__(
+        self,
+        *,
+        updated: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["updated", b"updated"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetItemPriorityResponse: _TypeAlias = SetItemPriorityResponse  # noqa: Y015
+
+@_typing.final
+class GetItemHistoryRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEM_ID_FIELD_NUMBER: _builtins.int
+    item_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        item_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["item_id", b"item_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetItemHistoryRequest: _TypeAlias = GetItemHistoryRequest  # noqa: Y015
+
+@_typing.final
+class HistoryEntry(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEM_ID_FIELD_NUMBER: _builtins.int
+    TASK_ID_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    FROM_STATE_FIELD_NUMBER: _builtins.int
+    TO_STATE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    AT_FIELD_NUMBER: _builtins.int
+    item_id: _builtins.str
+    task_id: _builtins.str
+    actor: _builtins.str
+    from_state: _builtins.str
+    to_state: _builtins.str
+    reason: _builtins.str
+    @_builtins.property
+    def at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        item_id: _builtins.str = ...,
+        task_id: _builtins.str = ...,
+        actor: _builtins.str = ...,
+        from_state: _builtins.str = ...,
+        to_state: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "at", b"at", "from_state", b"from_state", "item_id", b"item_id", "reason", b"reason", "task_id", b"task_id", "to_state", b"to_state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HistoryEntry: _TypeAlias = HistoryEntry  # noqa: Y015
+
+@_typing.final
+class GetItemHistoryResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENTRIES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def entries(self) -> _containers.RepeatedCompositeFieldContainer[Global___HistoryEntry]: ...
+    def __init__(
+        self,
+        *,
+        entries: _abc.Iterable[Global___HistoryEntry] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entries", b"entries"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetItemHistoryResponse: _TypeAlias = GetItemHistoryResponse  # noqa: Y015

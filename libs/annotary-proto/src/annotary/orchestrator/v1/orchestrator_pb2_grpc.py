@@ -70,6 +70,16 @@ class OrchestratorServiceStub:
                 request_serializer=annotary_dot_orchestrator_dot_v1_dot_orchestrator__pb2.GetProjectStatsRequest.SerializeToString,
                 response_deserializer=annotary_dot_orchestrator_dot_v1_dot_orchestrator__pb2.GetProjectStatsResponse.FromString,
                 _registered_method=True)
+        self.SetItemPriority = channel.unary_unary(
+                '/annotary.orchestrator.v1.OrchestratorService/SetItemPriority',
+                request_serializer=annotary_dot_orchestrator_dot_v1_dot_orchestrator__pb2.SetItemPriorityRequest.SerializeToString,
+                response_deserializer=annotary_dot_orchestrator_dot_v1_dot_orchestrator__pb2.SetItemPriorityResponse.FromString,
+                _registered_method=True)
+        self.GetItemHistory = channel.unary_unary(
+                '/annotary.orchestrator.v1.OrchestratorService/GetItemHistory',
+                request_serializer=annotary_dot_orchestrator_dot_v1_dot_orchestrator__pb2.GetItemHistoryRequest.SerializeToString,
+                response_deserializer=annotary_dot_orchestrator_dot_v1_dot_orchestrator__pb2.GetItemHistoryResponse.FromString,
+                _registered_method=True)
 
 
 class OrchestratorServiceServicer:
@@ -118,6 +128,18 @@ class OrchestratorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetItemPriority(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetItemHistory(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OrchestratorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -155,6 +177,16 @@ def add_OrchestratorServiceServicer_to_server(servicer, server):
                     servicer.GetProjectStats,
                     request_deserializer=annotary_dot_orchestrator_dot_v1_dot_orchestrator__pb2.GetProjectStatsRequest.FromString,
                     response_serializer=annotary_dot_orchestrator_dot_v1_dot_orchestrator__pb2.GetProjectStatsResponse.SerializeToString,
+            ),
+            'SetItemPriority': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetItemPriority,
+                    request_deserializer=annotary_dot_orchestrator_dot_v1_dot_orchestrator__pb2.SetItemPriorityRequest.FromString,
+                    response_serializer=annotary_dot_orchestrator_dot_v1_dot_orchestrator__pb2.SetItemPriorityResponse.SerializeToString,
+            ),
+            'GetItemHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetItemHistory,
+                    request_deserializer=annotary_dot_orchestrator_dot_v1_dot_orchestrator__pb2.GetItemHistoryRequest.FromString,
+                    response_serializer=annotary_dot_orchestrator_dot_v1_dot_orchestrator__pb2.GetItemHistoryResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -347,6 +379,60 @@ class OrchestratorService:
             '/annotary.orchestrator.v1.OrchestratorService/GetProjectStats',
             annotary_dot_orchestrator_dot_v1_dot_orchestrator__pb2.GetProjectStatsRequest.SerializeToString,
             annotary_dot_orchestrator_dot_v1_dot_orchestrator__pb2.GetProjectStatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetItemPriority(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/annotary.orchestrator.v1.OrchestratorService/SetItemPriority',
+            annotary_dot_orchestrator_dot_v1_dot_orchestrator__pb2.SetItemPriorityRequest.SerializeToString,
+            annotary_dot_orchestrator_dot_v1_dot_orchestrator__pb2.SetItemPriorityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetItemHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/annotary.orchestrator.v1.OrchestratorService/GetItemHistory',
+            annotary_dot_orchestrator_dot_v1_dot_orchestrator__pb2.GetItemHistoryRequest.SerializeToString,
+            annotary_dot_orchestrator_dot_v1_dot_orchestrator__pb2.GetItemHistoryResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -40,6 +40,8 @@ class OrchestratorServiceStub:
     SubmitTask: _grpc.UnaryUnaryMultiCallable[_orchestrator_pb2.SubmitTaskRequest, _orchestrator_pb2.SubmitTaskResponse]
     GetTask: _grpc.UnaryUnaryMultiCallable[_orchestrator_pb2.GetTaskRequest, _orchestrator_pb2.GetTaskResponse]
     GetProjectStats: _grpc.UnaryUnaryMultiCallable[_orchestrator_pb2.GetProjectStatsRequest, _orchestrator_pb2.GetProjectStatsResponse]
+    SetItemPriority: _grpc.UnaryUnaryMultiCallable[_orchestrator_pb2.SetItemPriorityRequest, _orchestrator_pb2.SetItemPriorityResponse]
+    GetItemHistory: _grpc.UnaryUnaryMultiCallable[_orchestrator_pb2.GetItemHistoryRequest, _orchestrator_pb2.GetItemHistoryResponse]
 
 @_typing.type_check_only
 class OrchestratorServiceAsyncStub(OrchestratorServiceStub):
@@ -53,6 +55,8 @@ class OrchestratorServiceAsyncStub(OrchestratorServiceStub):
     SubmitTask: _aio.UnaryUnaryMultiCallable[_orchestrator_pb2.SubmitTaskRequest, _orchestrator_pb2.SubmitTaskResponse]  # type: ignore[assignment]
     GetTask: _aio.UnaryUnaryMultiCallable[_orchestrator_pb2.GetTaskRequest, _orchestrator_pb2.GetTaskResponse]  # type: ignore[assignment]
     GetProjectStats: _aio.UnaryUnaryMultiCallable[_orchestrator_pb2.GetProjectStatsRequest, _orchestrator_pb2.GetProjectStatsResponse]  # type: ignore[assignment]
+    SetItemPriority: _aio.UnaryUnaryMultiCallable[_orchestrator_pb2.SetItemPriorityRequest, _orchestrator_pb2.SetItemPriorityResponse]  # type: ignore[assignment]
+    GetItemHistory: _aio.UnaryUnaryMultiCallable[_orchestrator_pb2.GetItemHistoryRequest, _orchestrator_pb2.GetItemHistoryResponse]  # type: ignore[assignment]
 
 class OrchestratorServiceServicer(metaclass=_abc_1.ABCMeta):
     """Tasks and assignments: leasing, heartbeats, skipping and submitting."""
@@ -105,5 +109,19 @@ class OrchestratorServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _orchestrator_pb2.GetProjectStatsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_orchestrator_pb2.GetProjectStatsResponse, _abc.Awaitable[_orchestrator_pb2.GetProjectStatsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def SetItemPriority(
+        self,
+        request: _orchestrator_pb2.SetItemPriorityRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_orchestrator_pb2.SetItemPriorityResponse, _abc.Awaitable[_orchestrator_pb2.SetItemPriorityResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetItemHistory(
+        self,
+        request: _orchestrator_pb2.GetItemHistoryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_orchestrator_pb2.GetItemHistoryResponse, _abc.Awaitable[_orchestrator_pb2.GetItemHistoryResponse]]: ...
 
 def add_OrchestratorServiceServicer_to_server(servicer: OrchestratorServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

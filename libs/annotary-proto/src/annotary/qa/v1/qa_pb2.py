@@ -25,23 +25,51 @@ _sym_db = _symbol_database.Default()
 from annotary.events.v1 import events_pb2 as annotary_dot_events_dot_v1_dot_events__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x61nnotary/qa/v1/qa.proto\x12\x0e\x61nnotary.qa.v1\x1a\x1f\x61nnotary/events/v1/events.proto\"\x87\x01\n\x17\x43onfigureProjectRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x13\n\x0bschema_json\x18\x02 \x01(\t\x12\x16\n\x0eschema_version\x18\x03 \x01(\x05\x12\x1b\n\x13\x61greement_threshold\x18\x04 \x01(\x01\x12\x0e\n\x06review\x18\x05 \x01(\t\"\x1a\n\x18\x43onfigureProjectResponse\"t\n\x19ValidateAnnotationRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12.\n\x04item\x18\x02 \x01(\x0b\x32 .annotary.events.v1.ItemSnapshot\x12\x13\n\x0bresult_json\x18\x03 \x01(\t\"@\n\tViolation\x12\x0c\n\x04rule\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x14\n\x0cregion_index\x18\x03 \x01(\x05\"Z\n\x1aValidateAnnotationResponse\x12\r\n\x05valid\x18\x01 \x01(\x08\x12-\n\nviolations\x18\x02 \x03(\x0b\x32\x19.annotary.qa.v1.Violation2\xdf\x01\n\tQaService\x12\x65\n\x10\x43onfigureProject\x12\'.annotary.qa.v1.ConfigureProjectRequest\x1a(.annotary.qa.v1.ConfigureProjectResponse\x12k\n\x12ValidateAnnotation\x12).annotary.qa.v1.ValidateAnnotationRequest\x1a*.annotary.qa.v1.ValidateAnnotationResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x61nnotary/qa/v1/qa.proto\x12\x0e\x61nnotary.qa.v1\x1a\x1f\x61nnotary/events/v1/events.proto\"\xf4\x01\n\x17\x43onfigureProjectRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x13\n\x0bschema_json\x18\x02 \x01(\t\x12\x16\n\x0eschema_version\x18\x03 \x01(\x05\x12\x1b\n\x13\x61greement_threshold\x18\x04 \x01(\x01\x12\x0e\n\x06review\x18\x05 \x01(\t\x12\x19\n\x11gold_min_accuracy\x18\x06 \x01(\x01\x12\x1b\n\x13qualification_items\x18\x07 \x01(\x05\x12\"\n\x1aqualification_min_accuracy\x18\x08 \x01(\x01\x12\x0f\n\x07overlap\x18\t \x01(\x05\"\x1a\n\x18\x43onfigureProjectResponse\"t\n\x19ValidateAnnotationRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12.\n\x04item\x18\x02 \x01(\x0b\x32 .annotary.events.v1.ItemSnapshot\x12\x13\n\x0bresult_json\x18\x03 \x01(\t\"@\n\tViolation\x12\x0c\n\x04rule\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x14\n\x0cregion_index\x18\x03 \x01(\x05\"Z\n\x1aValidateAnnotationResponse\x12\r\n\x05valid\x18\x01 \x01(\x08\x12-\n\nviolations\x18\x02 \x03(\x0b\x32\x19.annotary.qa.v1.Violation\".\n\x18GetProjectQualityRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\"\xe2\x01\n\x19GetProjectQualityResponse\x12K\n\tagreement\x18\x01 \x03(\x0b\x32\x38.annotary.qa.v1.GetProjectQualityResponse.AgreementEntry\x12\x15\n\ritems_decided\x18\x02 \x01(\x03\x12\x16\n\x0eitems_accepted\x18\x03 \x01(\x03\x12\x17\n\x0fitems_in_review\x18\x04 \x01(\x03\x1a\x30\n\x0e\x41greementEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"F\n\x1aGetAnnotatorMetricsRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61nnotator_id\x18\x02 \x01(\t\"\x9d\x02\n\x10\x41nnotatorMetrics\x12\x14\n\x0c\x61nnotator_id\x18\x01 \x01(\t\x12\x13\n\x0bsubmissions\x18\x02 \x01(\x03\x12\x1b\n\x13throughput_per_hour\x18\x03 \x01(\x01\x12\x15\n\rgold_accuracy\x18\x04 \x01(\x01\x12\x13\n\x0bgold_scored\x18\x05 \x01(\x03\x12 \n\x18\x61greement_with_consensus\x18\x06 \x01(\x01\x12\x16\n\x0erejection_rate\x18\x07 \x01(\x01\x12\x1b\n\x13median_lead_time_ms\x18\x08 \x01(\x01\x12\x18\n\x10p95_lead_time_ms\x18\t \x01(\x01\x12\x0e\n\x06paused\x18\n \x01(\x08\x12\x14\n\x0cpause_reason\x18\x0b \x01(\t\"S\n\x1bGetAnnotatorMetricsResponse\x12\x34\n\nannotators\x18\x01 \x03(\x0b\x32 .annotary.qa.v1.AnnotatorMetrics\"T\n\x19ReinstateAnnotatorRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61nnotator_id\x18\x02 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\"\x1c\n\x1aReinstateAnnotatorResponse\"7\n\x12ListReviewsRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\"\xa3\x01\n\nReviewItem\x12.\n\x04item\x18\x01 \x01(\x0b\x32 .annotary.events.v1.ItemSnapshot\x12\x33\n\x0bsubmissions\x18\x02 \x03(\x0b\x32\x1e.annotary.events.v1.Submission\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x11\n\tagreement\x18\x04 \x01(\x01\x12\r\n\x05round\x18\x05 \x01(\x05\"B\n\x13ListReviewsResponse\x12+\n\x07reviews\x18\x01 \x03(\x0b\x32\x1a.annotary.qa.v1.ReviewItem\"\x97\x01\n\x13SubmitReviewRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x0f\n\x07item_id\x18\x02 \x01(\t\x12\r\n\x05round\x18\x03 \x01(\x05\x12\x10\n\x08\x64\x65\x63ision\x18\x04 \x01(\t\x12\x13\n\x0bresult_json\x18\x05 \x01(\t\x12\x10\n\x08\x66\x65\x65\x64\x62\x61\x63k\x18\x06 \x01(\t\x12\x13\n\x0breviewer_id\x18\x07 \x01(\t\"\'\n\x14SubmitReviewResponse\x12\x0f\n\x07outcome\x18\x01 \x01(\t2\xd9\x05\n\tQaService\x12\x65\n\x10\x43onfigureProject\x12\'.annotary.qa.v1.ConfigureProjectRequest\x1a(.annotary.qa.v1.ConfigureProjectResponse\x12k\n\x12ValidateAnnotation\x12).annotary.qa.v1.ValidateAnnotationRequest\x1a*.annotary.qa.v1.ValidateAnnotationResponse\x12h\n\x11GetProjectQuality\x12(.annotary.qa.v1.GetProjectQualityRequest\x1a).annotary.qa.v1.GetProjectQualityResponse\x12n\n\x13GetAnnotatorMetrics\x12*.annotary.qa.v1.GetAnnotatorMetricsRequest\x1a+.annotary.qa.v1.GetAnnotatorMetricsResponse\x12k\n\x12ReinstateAnnotator\x12).annotary.qa.v1.ReinstateAnnotatorRequest\x1a*.annotary.qa.v1.ReinstateAnnotatorResponse\x12V\n\x0bListReviews\x12\".annotary.qa.v1.ListReviewsRequest\x1a#.annotary.qa.v1.ListReviewsResponse\x12Y\n\x0cSubmitReview\x12#.annotary.qa.v1.SubmitReviewRequest\x1a$.annotary.qa.v1.SubmitReviewResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'annotary.qa.v1.qa_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_GETPROJECTQUALITYRESPONSE_AGREEMENTENTRY']._loaded_options = None
+  _globals['_GETPROJECTQUALITYRESPONSE_AGREEMENTENTRY']._serialized_options = b'8\001'
   _globals['_CONFIGUREPROJECTREQUEST']._serialized_start=77
-  _globals['_CONFIGUREPROJECTREQUEST']._serialized_end=212
-  _globals['_CONFIGUREPROJECTRESPONSE']._serialized_start=214
-  _globals['_CONFIGUREPROJECTRESPONSE']._serialized_end=240
-  _globals['_VALIDATEANNOTATIONREQUEST']._serialized_start=242
-  _globals['_VALIDATEANNOTATIONREQUEST']._serialized_end=358
-  _globals['_VIOLATION']._serialized_start=360
-  _globals['_VIOLATION']._serialized_end=424
-  _globals['_VALIDATEANNOTATIONRESPONSE']._serialized_start=426
-  _globals['_VALIDATEANNOTATIONRESPONSE']._serialized_end=516
-  _globals['_QASERVICE']._serialized_start=519
-  _globals['_QASERVICE']._serialized_end=742
+  _globals['_CONFIGUREPROJECTREQUEST']._serialized_end=321
+  _globals['_CONFIGUREPROJECTRESPONSE']._serialized_start=323
+  _globals['_CONFIGUREPROJECTRESPONSE']._serialized_end=349
+  _globals['_VALIDATEANNOTATIONREQUEST']._serialized_start=351
+  _globals['_VALIDATEANNOTATIONREQUEST']._serialized_end=467
+  _globals['_VIOLATION']._serialized_start=469
+  _globals['_VIOLATION']._serialized_end=533
+  _globals['_VALIDATEANNOTATIONRESPONSE']._serialized_start=535
+  _globals['_VALIDATEANNOTATIONRESPONSE']._serialized_end=625
+  _globals['_GETPROJECTQUALITYREQUEST']._serialized_start=627
+  _globals['_GETPROJECTQUALITYREQUEST']._serialized_end=673
+  _globals['_GETPROJECTQUALITYRESPONSE']._serialized_start=676
+  _globals['_GETPROJECTQUALITYRESPONSE']._serialized_end=902
+  _globals['_GETPROJECTQUALITYRESPONSE_AGREEMENTENTRY']._serialized_start=854
+  _globals['_GETPROJECTQUALITYRESPONSE_AGREEMENTENTRY']._serialized_end=902
+  _globals['_GETANNOTATORMETRICSREQUEST']._serialized_start=904
+  _globals['_GETANNOTATORMETRICSREQUEST']._serialized_end=974
+  _globals['_ANNOTATORMETRICS']._serialized_start=977
+  _globals['_ANNOTATORMETRICS']._serialized_end=1262
+  _globals['_GETANNOTATORMETRICSRESPONSE']._serialized_start=1264
+  _globals['_GETANNOTATORMETRICSRESPONSE']._serialized_end=1347
+  _globals['_REINSTATEANNOTATORREQUEST']._serialized_start=1349
+  _globals['_REINSTATEANNOTATORREQUEST']._serialized_end=1433
+  _globals['_REINSTATEANNOTATORRESPONSE']._serialized_start=1435
+  _globals['_REINSTATEANNOTATORRESPONSE']._serialized_end=1463
+  _globals['_LISTREVIEWSREQUEST']._serialized_start=1465
+  _globals['_LISTREVIEWSREQUEST']._serialized_end=1520
+  _globals['_REVIEWITEM']._serialized_start=1523
+  _globals['_REVIEWITEM']._serialized_end=1686
+  _globals['_LISTREVIEWSRESPONSE']._serialized_start=1688
+  _globals['_LISTREVIEWSRESPONSE']._serialized_end=1754
+  _globals['_SUBMITREVIEWREQUEST']._serialized_start=1757
+  _globals['_SUBMITREVIEWREQUEST']._serialized_end=1908
+  _globals['_SUBMITREVIEWRESPONSE']._serialized_start=1910
+  _globals['_SUBMITREVIEWRESPONSE']._serialized_end=1949
+  _globals['_QASERVICE']._serialized_start=1952
+  _globals['_QASERVICE']._serialized_end=2681
 # @@protoc_insertion_point(module_scope)

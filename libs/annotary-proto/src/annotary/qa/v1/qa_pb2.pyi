@@ -28,12 +28,20 @@ class ConfigureProjectRequest(_message.Message):
     SCHEMA_VERSION_FIELD_NUMBER: _builtins.int
     AGREEMENT_THRESHOLD_FIELD_NUMBER: _builtins.int
     REVIEW_FIELD_NUMBER: _builtins.int
+    GOLD_MIN_ACCURACY_FIELD_NUMBER: _builtins.int
+    QUALIFICATION_ITEMS_FIELD_NUMBER: _builtins.int
+    QUALIFICATION_MIN_ACCURACY_FIELD_NUMBER: _builtins.int
+    OVERLAP_FIELD_NUMBER: _builtins.int
     project_id: _builtins.str
     schema_json: _builtins.str
     """the label schema document"""
     schema_version: _builtins.int
     agreement_threshold: _builtins.float
     review: _builtins.str
+    gold_min_accuracy: _builtins.float
+    qualification_items: _builtins.int
+    qualification_min_accuracy: _builtins.float
+    overlap: _builtins.int
     def __init__(
         self,
         *,
@@ -42,10 +50,14 @@ class ConfigureProjectRequest(_message.Message):
         schema_version: _builtins.int = ...,
         agreement_threshold: _builtins.float = ...,
         review: _builtins.str = ...,
+        gold_min_accuracy: _builtins.float = ...,
+        qualification_items: _builtins.int = ...,
+        qualification_min_accuracy: _builtins.float = ...,
+        overlap: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agreement_threshold", b"agreement_threshold", "project_id", b"project_id", "review", b"review", "schema_json", b"schema_json", "schema_version", b"schema_version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agreement_threshold", b"agreement_threshold", "gold_min_accuracy", b"gold_min_accuracy", "overlap", b"overlap", "project_id", b"project_id", "qualification_items", b"qualification_items", "qualification_min_accuracy", b"qualification_min_accuracy", "review", b"review", "schema_json", b"schema_json", "schema_version", b"schema_version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -142,3 +154,341 @@ class ValidateAnnotationResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ValidateAnnotationResponse: _TypeAlias = ValidateAnnotationResponse  # noqa: Y015
+
+@_typing.final
+class GetProjectQualityRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["project_id", b"project_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetProjectQualityRequest: _TypeAlias = GetProjectQualityRequest  # noqa: Y015
+
+@_typing.final
+class GetProjectQualityResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class AgreementEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.float
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.float = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    AGREEMENT_FIELD_NUMBER: _builtins.int
+    ITEMS_DECIDED_FIELD_NUMBER: _builtins.int
+    ITEMS_ACCEPTED_FIELD_NUMBER: _builtins.int
+    ITEMS_IN_REVIEW_FIELD_NUMBER: _builtins.int
+    items_decided: _builtins.int
+    items_accepted: _builtins.int
+    items_in_review: _builtins.int
+    @_builtins.property
+    def agreement(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]:
+        """metric name -> value over the project's decided items"""
+
+    def __init__(
+        self,
+        *,
+        agreement: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
+        items_decided: _builtins.int = ...,
+        items_accepted: _builtins.int = ...,
+        items_in_review: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agreement", b"agreement", "items_accepted", b"items_accepted", "items_decided", b"items_decided", "items_in_review", b"items_in_review"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetProjectQualityResponse: _TypeAlias = GetProjectQualityResponse  # noqa: Y015
+
+@_typing.final
+class GetAnnotatorMetricsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    ANNOTATOR_ID_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    annotator_id: _builtins.str
+    """empty: every annotator of the project"""
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        annotator_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["annotator_id", b"annotator_id", "project_id", b"project_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetAnnotatorMetricsRequest: _TypeAlias = GetAnnotatorMetricsRequest  # noqa: Y015
+
+@_typing.final
+class AnnotatorMetrics(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ANNOTATOR_ID_FIELD_NUMBER: _builtins.int
+    SUBMISSIONS_FIELD_NUMBER: _builtins.int
+    THROUGHPUT_PER_HOUR_FIELD_NUMBER: _builtins.int
+    GOLD_ACCURACY_FIELD_NUMBER: _builtins.int
+    GOLD_SCORED_FIELD_NUMBER: _builtins.int
+    AGREEMENT_WITH_CONSENSUS_FIELD_NUMBER: _builtins.int
+    REJECTION_RATE_FIELD_NUMBER: _builtins.int
+    MEDIAN_LEAD_TIME_MS_FIELD_NUMBER: _builtins.int
+    P95_LEAD_TIME_MS_FIELD_NUMBER: _builtins.int
+    PAUSED_FIELD_NUMBER: _builtins.int
+    PAUSE_REASON_FIELD_NUMBER: _builtins.int
+    annotator_id: _builtins.str
+    submissions: _builtins.int
+    throughput_per_hour: _builtins.float
+    gold_accuracy: _builtins.float
+    """NaN when no gold item was scored"""
+    gold_scored: _builtins.int
+    agreement_with_consensus: _builtins.float
+    rejection_rate: _builtins.float
+    median_lead_time_ms: _builtins.float
+    p95_lead_time_ms: _builtins.float
+    paused: _builtins.bool
+    pause_reason: _builtins.str
+    def __init__(
+        self,
+        *,
+        annotator_id: _builtins.str = ...,
+        submissions: _builtins.int = ...,
+        throughput_per_hour: _builtins.float = ...,
+        gold_accuracy: _builtins.float = ...,
+        gold_scored: _builtins.int = ...,
+        agreement_with_consensus: _builtins.float = ...,
+        rejection_rate: _builtins.float = ...,
+        median_lead_time_ms: _builtins.float = ...,
+        p95_lead_time_ms: _builtins.float = ...,
+        paused: _builtins.bool = ...,
+        pause_reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agreement_with_consensus", b"agreement_with_consensus", "annotator_id", b"annotator_id", "gold_accuracy", b"gold_accuracy", "gold_scored", b"gold_scored", "median_lead_time_ms", b"median_lead_time_ms", "p95_lead_time_ms", b"p95_lead_time_ms", "pause_reason", b"pause_reason", "paused", b"paused", "rejection_rate", b"rejection_rate", "submissions", b"submissions", "throughput_per_hour", b"throughput_per_hour"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AnnotatorMetrics: _TypeAlias = AnnotatorMetrics  # noqa: Y015
+
+@_typing.final
+class GetAnnotatorMetricsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ANNOTATORS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def annotators(self) -> _containers.RepeatedCompositeFieldContainer[Global___AnnotatorMetrics]: ...
+    def __init__(
+        self,
+        *,
+        annotators: _abc.Iterable[Global___AnnotatorMetrics] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["annotators", b"annotators"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetAnnotatorMetricsResponse: _TypeAlias = GetAnnotatorMetricsResponse  # noqa: Y015
+
+@_typing.final
+class ReinstateAnnotatorRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    ANNOTATOR_ID_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    annotator_id: _builtins.str
+    actor: _builtins.str
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        annotator_id: _builtins.str = ...,
+        actor: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "annotator_id", b"annotator_id", "project_id", b"project_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReinstateAnnotatorRequest: _TypeAlias = ReinstateAnnotatorRequest  # noqa: Y015
+
+@_typing.final
+class ReinstateAnnotatorResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReinstateAnnotatorResponse: _TypeAlias = ReinstateAnnotatorResponse  # noqa: Y015
+
+@_typing.final
+class ListReviewsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    limit: _builtins.int
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["limit", b"limit", "project_id", b"project_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListReviewsRequest: _TypeAlias = ListReviewsRequest  # noqa: Y015
+
+@_typing.final
+class ReviewItem(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEM_FIELD_NUMBER: _builtins.int
+    SUBMISSIONS_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    AGREEMENT_FIELD_NUMBER: _builtins.int
+    ROUND_FIELD_NUMBER: _builtins.int
+    reason: _builtins.str
+    agreement: _builtins.float
+    round: _builtins.int
+    @_builtins.property
+    def item(self) -> _events_pb2.ItemSnapshot: ...
+    @_builtins.property
+    def submissions(self) -> _containers.RepeatedCompositeFieldContainer[_events_pb2.Submission]: ...
+    def __init__(
+        self,
+        *,
+        item: _events_pb2.ItemSnapshot | None = ...,
+        submissions: _abc.Iterable[_events_pb2.Submission] | None = ...,
+        reason: _builtins.str = ...,
+        agreement: _builtins.float = ...,
+        round: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["item", b"item"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agreement", b"agreement", "item", b"item", "reason", b"reason", "round", b"round", "submissions", b"submissions"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReviewItem: _TypeAlias = ReviewItem  # noqa: Y015
+
+@_typing.final
+class ListReviewsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REVIEWS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def reviews(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReviewItem]: ...
+    def __init__(
+        self,
+        *,
+        reviews: _abc.Iterable[Global___ReviewItem] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reviews", b"reviews"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListReviewsResponse: _TypeAlias = ListReviewsResponse  # noqa: Y015
+
+@_typing.final
+class SubmitReviewRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    ITEM_ID_FIELD_NUMBER: _builtins.int
+    ROUND_FIELD_NUMBER: _builtins.int
+    DECISION_FIELD_NUMBER: _builtins.int
+    RESULT_JSON_FIELD_NUMBER: _builtins.int
+    FEEDBACK_FIELD_NUMBER: _builtins.int
+    REVIEWER_ID_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    item_id: _builtins.str
+    round: _builtins.int
+    decision: _builtins.str
+    """accept | reject | correct"""
+    result_json: _builtins.str
+    """for accept: optional (default: the best submission); for correct: required"""
+    feedback: _builtins.str
+    """required for reject"""
+    reviewer_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        item_id: _builtins.str = ...,
+        round: _builtins.int = ...,
+        decision: _builtins.str = ...,
+        result_json: _builtins.str = ...,
+        feedback: _builtins.str = ...,
+        reviewer_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["decision", b"decision", "feedback", b"feedback", "item_id", b"item_id", "project_id", b"project_id", "result_json", b"result_json", "reviewer_id", b"reviewer_id", "round", b"round"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SubmitReviewRequest: _TypeAlias = SubmitReviewRequest  # noqa: Y015
+
+@_typing.final
+class SubmitReviewResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    outcome: _builtins.str
+    """accepted | rejected"""
+    def __init__(
+        self,
+        *,
+        outcome: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["outcome", b"outcome"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SubmitReviewResponse: _TypeAlias = SubmitReviewResponse  # noqa: Y015

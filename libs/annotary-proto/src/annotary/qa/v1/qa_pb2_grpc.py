@@ -45,6 +45,31 @@ class QaServiceStub:
                 request_serializer=annotary_dot_qa_dot_v1_dot_qa__pb2.ValidateAnnotationRequest.SerializeToString,
                 response_deserializer=annotary_dot_qa_dot_v1_dot_qa__pb2.ValidateAnnotationResponse.FromString,
                 _registered_method=True)
+        self.GetProjectQuality = channel.unary_unary(
+                '/annotary.qa.v1.QaService/GetProjectQuality',
+                request_serializer=annotary_dot_qa_dot_v1_dot_qa__pb2.GetProjectQualityRequest.SerializeToString,
+                response_deserializer=annotary_dot_qa_dot_v1_dot_qa__pb2.GetProjectQualityResponse.FromString,
+                _registered_method=True)
+        self.GetAnnotatorMetrics = channel.unary_unary(
+                '/annotary.qa.v1.QaService/GetAnnotatorMetrics',
+                request_serializer=annotary_dot_qa_dot_v1_dot_qa__pb2.GetAnnotatorMetricsRequest.SerializeToString,
+                response_deserializer=annotary_dot_qa_dot_v1_dot_qa__pb2.GetAnnotatorMetricsResponse.FromString,
+                _registered_method=True)
+        self.ReinstateAnnotator = channel.unary_unary(
+                '/annotary.qa.v1.QaService/ReinstateAnnotator',
+                request_serializer=annotary_dot_qa_dot_v1_dot_qa__pb2.ReinstateAnnotatorRequest.SerializeToString,
+                response_deserializer=annotary_dot_qa_dot_v1_dot_qa__pb2.ReinstateAnnotatorResponse.FromString,
+                _registered_method=True)
+        self.ListReviews = channel.unary_unary(
+                '/annotary.qa.v1.QaService/ListReviews',
+                request_serializer=annotary_dot_qa_dot_v1_dot_qa__pb2.ListReviewsRequest.SerializeToString,
+                response_deserializer=annotary_dot_qa_dot_v1_dot_qa__pb2.ListReviewsResponse.FromString,
+                _registered_method=True)
+        self.SubmitReview = channel.unary_unary(
+                '/annotary.qa.v1.QaService/SubmitReview',
+                request_serializer=annotary_dot_qa_dot_v1_dot_qa__pb2.SubmitReviewRequest.SerializeToString,
+                response_deserializer=annotary_dot_qa_dot_v1_dot_qa__pb2.SubmitReviewResponse.FromString,
+                _registered_method=True)
 
 
 class QaServiceServicer:
@@ -63,6 +88,36 @@ class QaServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetProjectQuality(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAnnotatorMetrics(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReinstateAnnotator(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListReviews(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SubmitReview(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_QaServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -75,6 +130,31 @@ def add_QaServiceServicer_to_server(servicer, server):
                     servicer.ValidateAnnotation,
                     request_deserializer=annotary_dot_qa_dot_v1_dot_qa__pb2.ValidateAnnotationRequest.FromString,
                     response_serializer=annotary_dot_qa_dot_v1_dot_qa__pb2.ValidateAnnotationResponse.SerializeToString,
+            ),
+            'GetProjectQuality': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetProjectQuality,
+                    request_deserializer=annotary_dot_qa_dot_v1_dot_qa__pb2.GetProjectQualityRequest.FromString,
+                    response_serializer=annotary_dot_qa_dot_v1_dot_qa__pb2.GetProjectQualityResponse.SerializeToString,
+            ),
+            'GetAnnotatorMetrics': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAnnotatorMetrics,
+                    request_deserializer=annotary_dot_qa_dot_v1_dot_qa__pb2.GetAnnotatorMetricsRequest.FromString,
+                    response_serializer=annotary_dot_qa_dot_v1_dot_qa__pb2.GetAnnotatorMetricsResponse.SerializeToString,
+            ),
+            'ReinstateAnnotator': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReinstateAnnotator,
+                    request_deserializer=annotary_dot_qa_dot_v1_dot_qa__pb2.ReinstateAnnotatorRequest.FromString,
+                    response_serializer=annotary_dot_qa_dot_v1_dot_qa__pb2.ReinstateAnnotatorResponse.SerializeToString,
+            ),
+            'ListReviews': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListReviews,
+                    request_deserializer=annotary_dot_qa_dot_v1_dot_qa__pb2.ListReviewsRequest.FromString,
+                    response_serializer=annotary_dot_qa_dot_v1_dot_qa__pb2.ListReviewsResponse.SerializeToString,
+            ),
+            'SubmitReview': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitReview,
+                    request_deserializer=annotary_dot_qa_dot_v1_dot_qa__pb2.SubmitReviewRequest.FromString,
+                    response_serializer=annotary_dot_qa_dot_v1_dot_qa__pb2.SubmitReviewResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -132,6 +212,141 @@ class QaService:
             '/annotary.qa.v1.QaService/ValidateAnnotation',
             annotary_dot_qa_dot_v1_dot_qa__pb2.ValidateAnnotationRequest.SerializeToString,
             annotary_dot_qa_dot_v1_dot_qa__pb2.ValidateAnnotationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetProjectQuality(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/annotary.qa.v1.QaService/GetProjectQuality',
+            annotary_dot_qa_dot_v1_dot_qa__pb2.GetProjectQualityRequest.SerializeToString,
+            annotary_dot_qa_dot_v1_dot_qa__pb2.GetProjectQualityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAnnotatorMetrics(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/annotary.qa.v1.QaService/GetAnnotatorMetrics',
+            annotary_dot_qa_dot_v1_dot_qa__pb2.GetAnnotatorMetricsRequest.SerializeToString,
+            annotary_dot_qa_dot_v1_dot_qa__pb2.GetAnnotatorMetricsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReinstateAnnotator(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/annotary.qa.v1.QaService/ReinstateAnnotator',
+            annotary_dot_qa_dot_v1_dot_qa__pb2.ReinstateAnnotatorRequest.SerializeToString,
+            annotary_dot_qa_dot_v1_dot_qa__pb2.ReinstateAnnotatorResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListReviews(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/annotary.qa.v1.QaService/ListReviews',
+            annotary_dot_qa_dot_v1_dot_qa__pb2.ListReviewsRequest.SerializeToString,
+            annotary_dot_qa_dot_v1_dot_qa__pb2.ListReviewsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitReview(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/annotary.qa.v1.QaService/SubmitReview',
+            annotary_dot_qa_dot_v1_dot_qa__pb2.SubmitReviewRequest.SerializeToString,
+            annotary_dot_qa_dot_v1_dot_qa__pb2.SubmitReviewResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -35,6 +35,11 @@ class QaServiceStub:
     def __new__(cls, channel: _aio.Channel) -> QaServiceAsyncStub: ...
     ConfigureProject: _grpc.UnaryUnaryMultiCallable[_qa_pb2.ConfigureProjectRequest, _qa_pb2.ConfigureProjectResponse]
     ValidateAnnotation: _grpc.UnaryUnaryMultiCallable[_qa_pb2.ValidateAnnotationRequest, _qa_pb2.ValidateAnnotationResponse]
+    GetProjectQuality: _grpc.UnaryUnaryMultiCallable[_qa_pb2.GetProjectQualityRequest, _qa_pb2.GetProjectQualityResponse]
+    GetAnnotatorMetrics: _grpc.UnaryUnaryMultiCallable[_qa_pb2.GetAnnotatorMetricsRequest, _qa_pb2.GetAnnotatorMetricsResponse]
+    ReinstateAnnotator: _grpc.UnaryUnaryMultiCallable[_qa_pb2.ReinstateAnnotatorRequest, _qa_pb2.ReinstateAnnotatorResponse]
+    ListReviews: _grpc.UnaryUnaryMultiCallable[_qa_pb2.ListReviewsRequest, _qa_pb2.ListReviewsResponse]
+    SubmitReview: _grpc.UnaryUnaryMultiCallable[_qa_pb2.SubmitReviewRequest, _qa_pb2.SubmitReviewResponse]
 
 @_typing.type_check_only
 class QaServiceAsyncStub(QaServiceStub):
@@ -43,6 +48,11 @@ class QaServiceAsyncStub(QaServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     ConfigureProject: _aio.UnaryUnaryMultiCallable[_qa_pb2.ConfigureProjectRequest, _qa_pb2.ConfigureProjectResponse]  # type: ignore[assignment]
     ValidateAnnotation: _aio.UnaryUnaryMultiCallable[_qa_pb2.ValidateAnnotationRequest, _qa_pb2.ValidateAnnotationResponse]  # type: ignore[assignment]
+    GetProjectQuality: _aio.UnaryUnaryMultiCallable[_qa_pb2.GetProjectQualityRequest, _qa_pb2.GetProjectQualityResponse]  # type: ignore[assignment]
+    GetAnnotatorMetrics: _aio.UnaryUnaryMultiCallable[_qa_pb2.GetAnnotatorMetricsRequest, _qa_pb2.GetAnnotatorMetricsResponse]  # type: ignore[assignment]
+    ReinstateAnnotator: _aio.UnaryUnaryMultiCallable[_qa_pb2.ReinstateAnnotatorRequest, _qa_pb2.ReinstateAnnotatorResponse]  # type: ignore[assignment]
+    ListReviews: _aio.UnaryUnaryMultiCallable[_qa_pb2.ListReviewsRequest, _qa_pb2.ListReviewsResponse]  # type: ignore[assignment]
+    SubmitReview: _aio.UnaryUnaryMultiCallable[_qa_pb2.SubmitReviewRequest, _qa_pb2.SubmitReviewResponse]  # type: ignore[assignment]
 
 class QaServiceServicer(metaclass=_abc_1.ABCMeta):
     """Quality: synchronous validation on submit; project configuration for the rules."""
@@ -60,5 +70,40 @@ class QaServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _qa_pb2.ValidateAnnotationRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_qa_pb2.ValidateAnnotationResponse, _abc.Awaitable[_qa_pb2.ValidateAnnotationResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetProjectQuality(
+        self,
+        request: _qa_pb2.GetProjectQualityRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_qa_pb2.GetProjectQualityResponse, _abc.Awaitable[_qa_pb2.GetProjectQualityResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetAnnotatorMetrics(
+        self,
+        request: _qa_pb2.GetAnnotatorMetricsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_qa_pb2.GetAnnotatorMetricsResponse, _abc.Awaitable[_qa_pb2.GetAnnotatorMetricsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ReinstateAnnotator(
+        self,
+        request: _qa_pb2.ReinstateAnnotatorRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_qa_pb2.ReinstateAnnotatorResponse, _abc.Awaitable[_qa_pb2.ReinstateAnnotatorResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ListReviews(
+        self,
+        request: _qa_pb2.ListReviewsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_qa_pb2.ListReviewsResponse, _abc.Awaitable[_qa_pb2.ListReviewsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def SubmitReview(
+        self,
+        request: _qa_pb2.SubmitReviewRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_qa_pb2.SubmitReviewResponse, _abc.Awaitable[_qa_pb2.SubmitReviewResponse]]: ...
 
 def add_QaServiceServicer_to_server(servicer: QaServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
