@@ -6,11 +6,13 @@ import pytest
 
 from annotary_orchestrator.domain.states import (
     ITEM_TRANSITIONS,
+    TASK_TRANSITIONS,
     IllegalTransition,
     ItemState,
     TaskState,
     check_item_transition,
     check_task_transition,
+    gold_item_state_view,
     item_state_after_lease,
     item_state_after_release,
     item_state_after_submit,
@@ -36,14 +38,32 @@ def test_legal_item_transitions(source: str, target: str) -> None:
     assert check_item_transition(source, target) == ItemState(target)
 
 
-def test_every_other_item_transition_is_illegal() -> None:
-    legal = set(LEGAL_ITEM)
-    for source in ItemState:
-        for target in ItemState:
-            if (source.value, target.value) in legal:
-                continue
-            with pytest.raises(IllegalTransition):
-                check_item_transition(source, target)
+ILLEGAL_ITEM = [(s.value, t.value) for s in ItemState for t in ItemState if (s.value, t.value) not in LEGAL_ITEM]
+LEGAL_TASK = [("unassigned", "assigned"), ("assigned", "unassigned"), ("assigned", "submitted")]
+ILLEGAL_TASK = [(s.value, t.value) for s in TaskState for t in TaskState if (s.value, t.value) not in LEGAL_TASK]
+
+
+def test_the_tables_are_exactly_the_legal_lists() -> None:
+    assert sorted((s.value, t.value) for s, ts in ITEM_TRANSITIONS.items() for t in ts) == sorted(LEGAL_ITEM)
+    assert sorted((s.value, t.value) for s, ts in TASK_TRANSITIONS.items() for t in ts) == sorted(LEGAL_TASK)
+    assert len(ILLEGAL_ITEM) == 8 * 8 - len(LEGAL_ITEM) and len(ILLEGAL_TASK) == 3 * 3 - len(LEGAL_TASK)
+
+
+@pytest.mark.parametrize(("source", "target"), ILLEGAL_ITEM)
+def test_every_other_item_transition_is_illegal(source: str, target: str) -> None:
+    with pytest.raises(IllegalTransition, match=f"illegal item transition '{source}' -> '{target}'"):
+        check_item_transition(source, target)
+
+
+def test_gold_is_outside_the_machine() -> None:
+    assert ITEM_TRANSITIONS[ItemState.GOLD] == frozenset()
+    assert all(ItemState.GOLD not in targets for targets in ITEM_TRANSITIONS.values())
+    with pytest.raises(IllegalTransition, match="allowed from 'gold': nothing"):
+        check_item_transition("gold", "assigned")
+    with pytest.raises(IllegalTransition):
+        item_state_after_lease(ItemState.GOLD)
+    assert [gold_item_state_view(s) for s in TaskState] == [ItemState.UNASSIGNED, ItemState.ASSIGNED,
+                                                            ItemState.SUBMITTED]
 
 
 def test_accepted_is_final_and_the_error_says_so() -> None:
@@ -66,14 +86,12 @@ def test_unknown_states_are_illegal() -> None:
         check_task_transition("assigned", "skipped")
 
 
-@pytest.mark.parametrize(("source", "target"), [("unassigned", "assigned"), ("assigned", "assigned"),
-                                                ("assigned", "unassigned"), ("assigned", "submitted")])
+@pytest.mark.parametrize(("source", "target"), LEGAL_TASK)
 def test_legal_task_transitions(source: str, target: str) -> None:
     assert check_task_transition(source, target) == TaskState(target)
 
 
-@pytest.mark.parametrize(("source", "target"), [("unassigned", "submitted"), ("submitted", "assigned"),
-                                                ("submitted", "unassigned"), ("unassigned", "unassigned")])
+@pytest.mark.parametrize(("source", "target"), ILLEGAL_TASK)
 def test_illegal_task_transitions(source: str, target: str) -> None:
     with pytest.raises(IllegalTransition, match="illegal task transition"):
         check_task_transition(source, target)

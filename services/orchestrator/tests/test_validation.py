@@ -24,6 +24,11 @@ def test_defaults_are_valid() -> None:
     ({"gold_min_accuracy": math.nan}, "policy.gold_min_accuracy"),
     ({"review": "sometimes"}, "policy.review"),
     ({"review": "sample:1.5"}, "policy.review"),
+    ({"max_active_per_annotator": 0}, "policy.max_active_per_annotator"),
+    ({"max_active_per_annotator": 1001}, "policy.max_active_per_annotator"),
+    ({"max_items_per_annotator": -1}, "policy.max_items_per_annotator"),
+    ({"qualification_items": -1}, "policy.qualification_items"),
+    ({"qualification_min_accuracy": 1.01}, "policy.qualification_min_accuracy"),
 ])
 def test_broken_fields_are_named(changes: dict[str, object], field: str) -> None:
     with pytest.raises(InvalidPolicy) as info:

@@ -152,16 +152,16 @@ async def test_disagreeing_submissions_require_review(pool: asyncpg.Pool) -> Non
         decision = await conn.fetchrow("SELECT outcome, agreement, result_json FROM decisions")
         queue = await conn.fetch("SELECT item_id, round, project_id, reason FROM review_queue")
     assert decision["outcome"] == "review_required" and decision["result_json"] is None
-    assert decision["agreement"] == pytest.approx(2 / 3)
+    assert decision["agreement"] == pytest.approx(1 / 3)
     assert [(str(q["item_id"]), q["round"], q["project_id"]) for q in queue] == [(iid(3), 1, PROJECT)]
-    assert queue[0]["reason"] == "agreement 0.67 is below the project threshold 0.80"
+    assert queue[0]["reason"] == "agreement 0.33 (box_f1@0.5) is below the project threshold 0.80"
 
     [(topic, key, event)] = await outbox_events(pool)
     assert (topic, key) == (REVIEW_REQUIRED, iid(3))
     review = event.payload
     assert isinstance(review, events_pb2.ReviewRequired)
     assert review.reason == queue[0]["reason"] and review.round == 1 and len(review.submissions) == 3
-    assert review.agreement == pytest.approx(2 / 3)
+    assert review.agreement == pytest.approx(1 / 3)
 
 
 async def test_invalid_submissions_count_as_disagreement(pool: asyncpg.Pool) -> None:
@@ -173,9 +173,9 @@ async def test_invalid_submissions_count_as_disagreement(pool: asyncpg.Pool) -> 
     assert isinstance(event.payload, events_pb2.ReviewRequired)
     assert event.payload.agreement == 0.0
     assert "no submission passed validation" in event.payload.reason
-    assert "submission by a0 is invalid: region 0: fields \"x\" + \"w\" = 80 exceed the image width 64" \
-        in event.payload.reason
-    assert "submission by a2 is invalid: result: is not valid JSON" in event.payload.reason
+    assert ("submission by a0 is invalid: bbox_inside_image: region 0: fields \"x\" + \"w\" = 80 exceed the "
+            "image width 64") in event.payload.reason
+    assert "submission by a2 is invalid: result_is_json: result: is not valid JSON" in event.payload.reason
 
 
 async def test_review_all_policy(pool: asyncpg.Pool) -> None:

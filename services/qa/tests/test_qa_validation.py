@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from annotary.events.v1 import events_pb2
-from annotary_qa.domain.schema import LabelSchema, SchemaError, parse_schema, parse_schema_json
+from annotary_qa.domain.schema import LabelSchema, Rules, SchemaError, parse_schema, parse_schema_json
 from annotary_qa.domain.validation import RULES, Violation, validate_result, validate_result_json
 
 IMAGE_SCHEMA = parse_schema({
@@ -120,11 +120,23 @@ def test_missing_label() -> None:
     ]
 
 
-@pytest.mark.parametrize("rtype", ["polyline", "keypoints", "mask", "relation"])
-def test_every_labeled_type_checks_its_label(rtype: str) -> None:
-    schema = parse_schema({"modality": "image", "labels": [{"name": "a"}], "tools": [rtype]})
-    assert rules(validate_result([{"type": rtype, "label": "b"}], schema, IMAGE)) == ["label_in_schema"]
-    assert validate_result([{"type": rtype, "label": "a"}], schema, IMAGE) == []
+@pytest.mark.parametrize("region", [
+    {"type": "polyline", "points": [[0, 0], [5, 5]]},
+    {"type": "keypoints", "points": [[1, 1, 2]]},
+    {"type": "mask", "rle": {"size": [80, 100], "counts": [0, 8000]}},
+])
+def test_every_labeled_type_checks_its_label(region: dict[str, Any]) -> None:
+    schema = parse_schema({"modality": "image", "labels": [{"name": "a"}], "tools": [region["type"]]})
+    assert rules(validate_result([{**region, "label": "b"}], schema, IMAGE)) == ["label_in_schema"]
+    assert validate_result([{**region, "label": "a"}], schema, IMAGE) == []
+
+
+def test_relation_checks_its_label() -> None:
+    schema = parse_schema({"modality": "text", "labels": [{"name": "a"}], "tools": ["span", "relation"]})
+    spans_ = [{**span(0, 3, "a"), "id": 1}, {**span(4, 9, "a"), "id": 2}]
+    assert rules(validate_result([*spans_, {"type": "relation", "label": "b", "from": 1, "to": 2}], schema,
+                                 TEXT_ITEM)) == ["label_in_schema"]
+    assert validate_result([*spans_, {"type": "relation", "label": "a", "from": 1, "to": 2}], schema, TEXT_ITEM) == []
 
 
 # -- bbox --------------------------------------------------------------------------------------
@@ -321,7 +333,9 @@ def test_rule_names_are_listed() -> None:
     assert set(RULES) == {
         "result_is_json", "result_is_list", "region_type_allowed", "label_in_schema", "bbox_fields",
         "bbox_inside_image", "bbox_min_size", "span_fields", "span_inside_text", "span_not_whitespace",
-        "choice_known", "polygon_min_points",
+        "choice_known", "choice_unique", "choice_required", "polygon_min_points", "polygon_valid",
+        "polyline_fields", "points_inside_image", "keypoints_fields", "mask_fields", "mask_size", "span_overlap",
+        "exclusive_classes", "region_id_unique", "relation_endpoints",
     }
 
 
@@ -329,7 +343,7 @@ def test_rule_names_are_listed() -> None:
 def test_schema_parses() -> None:
     assert LabelSchema(
         modality="image", labels=("cat", "dog"), tools=("bbox", "polygon", "choice"),
-        choices=IMAGE_SCHEMA.choices, min_box_size=4.0,
+        choices=IMAGE_SCHEMA.choices, rules=Rules(min_box_size=4.0),
     ) == IMAGE_SCHEMA
     assert IMAGE_SCHEMA.choice("tags") is not None and IMAGE_SCHEMA.choice("tags").multiple  # type: ignore[union-attr]
 
@@ -358,6 +372,27 @@ def test_schema_parses() -> None:
     ({"modality": "image", "labels": [{"name": "a"}], "tools": ["bbox"], "rules": {"min_box_size": -1}},
      "schema.rules.min_box_size"),
     ({"modality": "image", "labels": [{"name": "a"}], "tools": ["bbox"], "rules": []}, "schema.rules"),
+    ({"modality": "image", "labels": [], "tools": ["bbox", "choice"]}, "schema.labels"),
+    ({"modality": "image", "labels": [{"name": "a"}], "tools": ["choice"],
+      "choices": [{"name": "q", "options": ["x"], "required": 1}]}, "schema.choices[0].required"),
+    ({"modality": "image", "labels": [{"name": "a"}], "tools": ["choice"], "choices": [{"name": "q", "options": ["x"]}],
+      "rules": {"required_choices": ["r"]}}, "schema.rules.required_choices[0]"),
+    ({"modality": "image", "labels": [{"name": "a"}], "tools": ["bbox"], "rules": {"required_choices": "q"}},
+     "schema.rules.required_choices"),
+    ({"modality": "text", "labels": [{"name": "a"}], "tools": ["span"], "rules": {"allow_overlap": "no"}},
+     "schema.rules.allow_overlap"),
+    ({"modality": "image", "labels": [{"name": "a"}], "tools": ["polygon"], "rules": {"allow_self_intersection": 0}},
+     "schema.rules.allow_self_intersection"),
+    ({"modality": "image", "labels": [{"name": "a"}, {"name": "b"}], "tools": ["bbox"],
+      "rules": {"exclusive": [["a"]]}}, "schema.rules.exclusive[0]"),
+    ({"modality": "image", "labels": [{"name": "a"}, {"name": "b"}], "tools": ["bbox"],
+      "rules": {"exclusive": [["a", "zz"]]}}, "schema.rules.exclusive[0][1]"),
+    ({"modality": "image", "labels": [{"name": "a"}], "tools": ["bbox"], "rules": {"exclusive": {"a": "b"}}},
+     "schema.rules.exclusive"),
+    ({"modality": "image", "labels": [{"name": "a"}], "tools": ["bbox"], "rules": {"iou_threshold": 0}},
+     "schema.rules.iou_threshold"),
+    ({"modality": "image", "labels": [{"name": "a"}], "tools": ["keypoints"], "rules": {"keypoint_sigmas": [0]}},
+     "schema.rules.keypoint_sigmas"),
 ])
 def test_schema_errors_name_the_field(doc: Any, field: str) -> None:
     with pytest.raises(SchemaError) as info:
@@ -379,3 +414,170 @@ def test_schema_json_errors(text: str) -> None:
     with pytest.raises(SchemaError) as info:
         parse_schema_json(text)
     assert info.value.field == "schema_json"
+
+
+# -- rules declared in schema.rules (issue 4) --------------------------------------------------
+RICH_SCHEMA = parse_schema({
+    "modality": "image",
+    "labels": [{"name": "cat"}, {"name": "dog"}, {"name": "empty"}],
+    "tools": ["bbox", "polygon", "polyline", "keypoints", "mask", "relation", "choice"],
+    "choices": [{"name": "quality", "options": ["good", "blurry"], "required": True},
+                {"name": "scene", "options": ["indoor", "outdoor"]}],
+    "rules": {"exclusive": [["empty", "cat", "dog"], ["indoor", "empty"]], "keypoint_sigmas": [0.05, 0.05]},
+})
+GOOD = {"type": "choice", "name": "quality", "value": "good"}
+
+
+def rich(*regions: dict[str, Any]) -> list[Violation]:
+    return validate_result([GOOD, *regions], RICH_SCHEMA, IMAGE)
+
+
+def test_rich_schema_accepts_a_sound_result() -> None:
+    assert rich(
+        {**box(), "id": "a"}, {**box(x=50), "id": "b"},
+        {"type": "relation", "label": "cat", "from": "a", "to": "b"},
+        {"type": "polygon", "label": "cat", "points": [[0, 0], [10, 0], [10, 10], [0, 10], [0, 10]]},
+        {"type": "keypoints", "label": "cat", "points": [[1, 1, 2], [500, 500, 0]]},  # unlabelled: not checked
+        {"type": "mask", "label": "cat", "rle": {"size": [80, 100], "counts": "Z[2:V200000000000000000fe4"}},
+        {"type": "mask", "label": "cat", "rle": {"size": [80, 100], "counts": [0, 8000]}},
+        {"type": "choice", "name": "scene", "value": "outdoor"},
+    ) == []
+
+
+def test_required_choice() -> None:
+    assert validate_result([box()], RICH_SCHEMA, IMAGE) == [Violation(
+        "choice_required", 'result: required choice "quality" is not answered (required: quality)', -1)]
+    required_by_rule = parse_schema({"modality": "image", "labels": [{"name": "a"}], "tools": ["choice"],
+                                     "choices": [{"name": "q", "options": ["x"]}, {"name": "r", "options": ["y"]}],
+                                     "rules": {"required_choices": ["r", "q"]}})
+    assert [v.message for v in validate_result([], required_by_rule, IMAGE)] == [
+        'result: required choice "r" is not answered (required: r, q)',
+        'result: required choice "q" is not answered (required: r, q)',
+    ]
+
+
+def test_choice_answered_twice() -> None:
+    assert rich({"type": "choice", "name": "quality", "value": "blurry"}) == [Violation(
+        "choice_unique", 'region 1: choice "quality" is already answered in region 0 (allowed: one answer per choice)',
+        1)]
+
+
+def test_exclusive_classes_across_labels_and_options() -> None:
+    [v] = rich(box(label="empty"), box(x=40, label="dog"))
+    assert v == Violation("exclusive_classes", 'result: "empty" and "dog" are mutually exclusive (regions 1, 2; '
+                          "rules.exclusive[0]: empty, cat, dog)", -1)
+    [v] = rich({"type": "choice", "name": "scene", "value": "indoor"}, box(label="empty"))
+    assert v == Violation("exclusive_classes", 'result: "indoor" and "empty" are mutually exclusive (regions 1, 2; '
+                          "rules.exclusive[1]: indoor, empty)", -1)
+    assert rich(box(label="cat"), box(x=40, label="cat")) == []  # one class twice is fine
+
+
+def test_exclusive_options_of_a_multiple_choice() -> None:
+    schema = parse_schema({"modality": "image", "labels": [], "tools": ["choice"],
+                           "choices": [{"name": "tags", "options": ["day", "night"], "multiple": True}],
+                           "rules": {"exclusive": [["day", "night"]]}})
+    [v] = validate_result([{"type": "choice", "name": "tags", "value": ["day", "night"]}], schema, IMAGE)
+    assert v.rule == "exclusive_classes" and '"day" and "night"' in v.message
+
+
+@pytest.mark.parametrize("points, message", [
+    ([[0, 0], [10, 10], [10, 0], [0, 10]], "region 1: polygon edges 0 and 2 intersect (allowed: a simple polygon "
+     "whose edges meet only at shared vertices; rules.allow_self_intersection is false)"),
+    ([[0, 0], [10, 0], [5, 0]], "region 1: polygon edges 0 and 1 intersect (allowed: a simple polygon whose edges "
+     "meet only at shared vertices; rules.allow_self_intersection is false)"),
+    ([[0, 0], [10, 0], [10, 10], [5, 0], [0, 10]], "region 1: polygon edges 0 and 2 intersect (allowed: a simple "
+     "polygon whose edges meet only at shared vertices; rules.allow_self_intersection is false)"),
+])
+def test_polygon_valid(points: list[list[float]], message: str) -> None:
+    assert rich({"type": "polygon", "label": "cat", "points": points}) == [Violation("polygon_valid", message, 1)]
+
+
+def test_polygon_self_intersection_allowed_by_the_schema_but_not_zero_area() -> None:
+    schema = parse_schema({"modality": "image", "labels": [{"name": "a"}], "tools": ["polygon"],
+                           "rules": {"allow_self_intersection": True}})
+    bowtie = {"type": "polygon", "label": "a", "points": [[0, 0], [10, 10], [10, 0], [0, 10]]}
+    assert validate_result([bowtie], schema, IMAGE) == []
+    flat = {"type": "polygon", "label": "a", "points": [[0, 0], [5, 0], [10, 0]]}
+    assert validate_result([flat], schema, IMAGE) == [Violation(
+        "polygon_valid", "region 0: polygon has zero area (allowed: a polygon enclosing some area)", 0)]
+
+
+def test_polygon_needs_three_distinct_points() -> None:
+    [v] = rich({"type": "polygon", "label": "cat", "points": [[0, 0], [0, 0], [5, 5], [0, 0]]})
+    assert v == Violation("polygon_min_points",
+                          'region 1: field "points" has 2 distinct point(s) (allowed: at least 3)', 1)
+
+
+def test_points_inside_image() -> None:
+    [v] = rich({"type": "polygon", "label": "cat", "points": [[0, 0], [101, 0], [50, 50]]})
+    assert v == Violation("points_inside_image", "region 1: point 1 (101, 0) is outside the image 100x80 "
+                          "(allowed: 0 <= x <= 100, 0 <= y <= 80)", 1)
+    [v] = rich({"type": "keypoints", "label": "cat", "points": [[1, 1, 2], [5, -3, 1]]})
+    assert v.rule == "points_inside_image" and "point 1 (5, -3)" in v.message
+    [v] = rich({"type": "polyline", "label": "cat", "points": [[1, 1], [5, 90]]})
+    assert v.rule == "points_inside_image"
+
+
+@pytest.mark.parametrize("points", [None, [], [[1, 1]], [[1, 1], [2, "x"]]])
+def test_polyline_fields(points: Any) -> None:
+    [v] = rich({"type": "polyline", "label": "cat", "points": points})
+    assert v.rule == "polyline_fields" and v.message.startswith('region 1: field "points" must be a list of at least 2')
+
+
+@pytest.mark.parametrize("points, part", [
+    ([[1, 1, 3], [1, 1, 2]], "v 0 (not labelled), 1 (hidden) or 2 (visible)"),
+    ([[1, 1]], "must be a non-empty list of [x, y, v]"),
+    ([[1, 1, 2]], 'has 1 keypoint(s) (allowed: 2, one per rules.keypoint_sigmas)'),
+])
+def test_keypoints_fields(points: Any, part: str) -> None:
+    [v] = rich({"type": "keypoints", "label": "cat", "points": points})
+    assert v.rule == "keypoints_fields" and part in v.message
+
+
+@pytest.mark.parametrize("mask, part", [
+    ("x", 'must be an object, got "x"'),
+    ({"size": [80], "counts": "0"}, "has size [80], not [h, w] positive integers"),
+    ({"size": [80, 100], "counts": 5}, "has counts 5"),
+    ({"size": [80, 100], "counts": "\x7f"}, "has counts that do not decode"),
+    ({"size": [80, 100], "counts": [0, 10]}, "has runs adding up to 10 pixels, not h * w = 8000"),
+    ({"size": [80, 100], "counts": [8000]}, "covers no pixel"),
+])
+def test_mask_fields(mask: Any, part: str) -> None:
+    [v] = rich({"type": "mask", "label": "cat", "rle": mask})
+    assert v.rule == "mask_fields" and part in v.message
+
+
+def test_mask_size_must_be_the_images() -> None:
+    [v] = rich({"type": "mask", "label": "cat", "rle": {"size": [100, 80], "counts": [0, 8000]}})
+    assert v == Violation("mask_size", 'region 1: field "rle.size" is [100, 80] (allowed: [80, 100], the image\'s '
+                          "[height, width])", 1)
+
+
+def test_region_ids_unique_and_relation_endpoints() -> None:
+    [v] = rich({**box(), "id": "a"}, {**box(x=40), "id": "a"})
+    assert v == Violation("region_id_unique", 'region 2: "id" "a" is already the id of region 1 (allowed: ids unique '
+                          "within a result)", 2)
+    [v] = rich({**box(), "id": "a"}, {"type": "relation", "label": "cat", "from": "a", "to": "zz"})
+    assert v == Violation("relation_endpoints", 'region 2: field "to" "zz" is not the id of a region of the result '
+                          '(allowed: "a")', 2)
+    [v] = rich({**box(), "id": "a"}, {"type": "relation", "label": "cat", "from": "a"})
+    assert v.rule == "relation_endpoints" and 'field "to" must name the "id"' in v.message
+    [v] = rich({**box(), "id": "a"}, {"type": "relation", "label": "cat", "from": "a", "to": "r", "id": "r"})
+    assert v.rule == "relation_endpoints" and "names a relation" in v.message
+
+
+def test_span_overlap_when_the_schema_forbids_it() -> None:
+    schema = parse_schema({"modality": "text", "labels": [{"name": "PER"}, {"name": "ORG"}], "tools": ["span"],
+                           "rules": {"allow_overlap": False}})
+    ok = [span(0, 3), span(3, 8, "ORG")]  # touching is fine (ends are exclusive)
+    assert validate_result(ok, schema, TEXT_ITEM) == []
+    assert validate_result([span(0, 5), span(3, 8, "ORG")], TEXT_SCHEMA, TEXT_ITEM) == []  # allowed by default
+    assert validate_result([span(3, 8, "ORG"), span(0, 5)], schema, TEXT_ITEM) == [Violation(
+        "span_overlap", "region 1: span [0, 5) overlaps region 0's span [3, 8) (allowed: no overlapping spans; "
+        "rules.allow_overlap is false)", 1)]
+
+
+def test_choice_only_schema_may_have_no_labels() -> None:
+    schema = parse_schema({"modality": "text", "tools": ["choice"], "choices": [{"name": "q", "options": ["x"]}]})
+    assert schema.labels == ()
+    assert validate_result([{"type": "choice", "name": "q", "value": "x"}], schema, TEXT_ITEM) == []

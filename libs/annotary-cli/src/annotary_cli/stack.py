@@ -55,7 +55,9 @@ class Stack:
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.config.api_port}"
 
-    def env_for(self, service: str) -> dict[str, str]:
+    def env_for(self, service: str, instance: str | None = None) -> dict[str, str]:
+        """The environment of one process of ``service`` (``instance`` names a replica's own ports)."""
+        instance = instance or service
         c = self.config
         env = {k: v for k, v in os.environ.items() if not k.startswith("ANNOTARY_")}
         env.update(
@@ -78,31 +80,44 @@ class Stack:
                     "ANNOTARY_S3_SECRET_ACCESS_KEY": "annotary-secret",
                 }
             )
-        for name, port in self.grpc_ports.items():
-            env[f"ANNOTARY_{name.upper()}_ADDR"] = f"127.0.0.1:{port}"
+        for name in GRPC_SERVICES:
+            env[f"ANNOTARY_{name.upper()}_ADDR"] = f"127.0.0.1:{self.grpc_ports[name]}"
         prefix = env_prefix(service)
-        if service in self.grpc_ports:
-            env[prefix + "GRPC_PORT"] = str(self.grpc_ports[service])
-            env[prefix + "HTTP_PORT"] = str(self.http_ports[service])
+        if service in GRPC_SERVICES:
+            env[prefix + "GRPC_PORT"] = str(self.grpc_ports[instance])
+            env[prefix + "HTTP_PORT"] = str(self.http_ports[instance])
         else:
-            env[prefix + "PORT"] = str(self.http_ports[service])
+            env[prefix + "PORT"] = str(self.http_ports[instance])
             if c.admin_token:
                 env["ANNOTARY_ADMIN_TOKEN"] = c.admin_token
         env.update(c.extra_env)
         return env
 
-    def start(self, service: str) -> Managed:
-        old = self.procs.get(service)
+    def start(self, name: str) -> Managed:
+        """Start the process ``name``: a service, or a replica such as ``orchestrator#2``."""
+        old = self.procs.get(name)
         if old is not None and old.alive:
-            raise RuntimeError(f"{service} is running already")
+            raise RuntimeError(f"{name} is running already")
+        service, _, n = name.partition("#")
         proc = Managed(
-            service,
+            name,
             [sys.executable, "-m", package_of(service)],
-            self.env_for(service),
-            self.config.log_dir / f"{service}.log",
+            self.env_for(service, name),
+            self.config.log_dir / (f"{service}-{n}.log" if n else f"{service}.log"),
         ).start()
-        self.procs[service] = proc
+        self.procs[name] = proc
         return proc
+
+    def add_replica(self, service: str) -> str:
+        """Start one more process of ``service`` (same database, same consumer group, its own ports);
+        returns the replica's name, e.g. ``orchestrator#2``."""
+        n = sum(1 for name in self.procs if name.partition("#")[0] == service) + 1
+        name = f"{service}#{n}"
+        self.http_ports[name] = free_port()
+        if service in GRPC_SERVICES:
+            self.grpc_ports[name] = free_port()
+        self.start(name)
+        return name
 
     def start_all(self) -> None:
         for service in SERVICES:
@@ -140,10 +155,6 @@ class Stack:
         self.start(service)
 
     def stop_all(self) -> dict[str, int | None]:
-        codes = {}
-        # The gateway first, then the services behind it.
-        for service in reversed(SERVICES):
-            proc = self.procs.get(service)
-            if proc is not None:
-                codes[service] = proc.stop()
-        return codes
+        """Stop every process, replicas included: the gateway first, then the services behind it."""
+        order = sorted(self.procs, key=lambda name: SERVICES[::-1].index(name.partition("#")[0]))
+        return {name: self.procs[name].stop() for name in order}

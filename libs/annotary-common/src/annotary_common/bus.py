@@ -99,18 +99,33 @@ class Consumer:
         self.group_id = group_id
         self._max_attempts = max_attempts
         self._backoff_s = backoff_s
+        self._handlers: dict[str, Handler] = {}
         self.dead_lettered = 0
 
     def subscribe(self, topic: str, handler: Handler) -> None:
-        consumer_name = f"{self.group_id}:{topic}"
+        """Route ``topic`` to ``handler``; call :meth:`register` once every topic is routed."""
+        if topic in self._handlers:
+            raise ValueError(f"{topic} has a handler already")
+        self._handlers[topic] = handler
+
+    def register(self) -> None:
+        """One Kafka consumer for all the group's topics: one group member per process, so a start-up
+        joins the group once instead of once per topic (each join is a rebalance of the whole group)."""
+        if not self._handlers:
+            return
+        handlers = dict(self._handlers)
 
         async def on_message(msg: KafkaMessage) -> None:
-            await self._handle(consumer_name, msg, handler)
+            topic = getattr(msg.raw_message, "topic", "")
+            handler = handlers.get(topic)
+            if handler is None:
+                await self._dead_letter(bytes(msg.body), msg, f"no handler for topic {topic!r}")
+                return
+            await self._handle(f"{self.group_id}:{topic}", msg, handler)
 
-        on_message.__name__ = f"on_{topic.replace('.', '_')}"
         session_ms, heartbeat_ms, rebalance_ms = consumer_timeouts(self._settings)
         self._broker.subscriber(
-            topic,
+            *handlers,
             group_id=self.group_id,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.ACK,

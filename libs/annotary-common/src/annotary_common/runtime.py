@@ -55,6 +55,7 @@ class ServiceRuntime:
         self.pool: asyncpg.Pool | None = None
         self.producer: AIOKafkaProducer | None = None
         self.broker: KafkaBroker | None = None
+        self._consumer: Consumer | None = None
         configure_logging(name, settings.log_level)
         configure_tracing(name, settings.otlp_endpoint)
 
@@ -92,16 +93,23 @@ class ServiceRuntime:
         return relay
 
     def consumer(self) -> Consumer:
-        """The consumer group of this service (group id ``annotary-<name>``)."""
+        """The consumer group of this service (group id ``annotary-<name>``); route topics with
+        ``subscribe`` before :meth:`start_broker`."""
         assert self.pool is not None and self.producer is not None, "open the database and producer first"
-        if self.broker is None:
+        if self._consumer is None:
             self.broker = make_broker(self.settings, self.name)
-        return Consumer(
-            broker=self.broker, pool=self.pool, producer=self.producer, settings=self.settings, group_id=self.group_id
-        )
+            self._consumer = Consumer(
+                broker=self.broker,
+                pool=self.pool,
+                producer=self.producer,
+                settings=self.settings,
+                group_id=self.group_id,
+            )
+        return self._consumer
 
     async def start_broker(self) -> None:
-        if self.broker is not None:
+        if self._consumer is not None and self.broker is not None:
+            self._consumer.register()
             await self.broker.start()
             self.stack.push_async_callback(self.broker.stop)
 

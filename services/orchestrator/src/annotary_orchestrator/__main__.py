@@ -1,4 +1,5 @@
-"""``python -m annotary_orchestrator``: Postgres, the outbox relay, the bus consumers and the gRPC API."""
+"""``python -m annotary_orchestrator``: Postgres, the outbox relay, the bus consumers, the gRPC API and the lease
+reaper."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from annotary.orchestrator.v1.orchestrator_pb2_grpc import add_OrchestratorServi
 from annotary_common.runtime import ServiceRuntime
 from annotary_orchestrator.entrypoints import bus
 from annotary_orchestrator.entrypoints.grpc_api import SERVICE_NAME, OrchestratorServicer
+from annotary_orchestrator.service_layer.reaper import run_reaper
 from annotary_orchestrator.settings import OrchestratorSettings
 
 
@@ -27,6 +29,7 @@ async def main() -> int:
             add_OrchestratorServiceServicer_to_server(OrchestratorServicer(pool), server)
 
         await rt.start_grpc(settings.grpc_port, register, [SERVICE_NAME])
+        rt.background(run_reaper(pool, settings.reaper_interval_s), "lease-reaper")
     except BaseException:
         await rt.stack.aclose()
         raise

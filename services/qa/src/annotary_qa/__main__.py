@@ -20,7 +20,7 @@ async def main() -> int:
         pool = await rt.open_database("annotary_qa")
         await rt.open_producer()
         rt.start_relay()
-        bus.subscribe(rt.consumer())
+        bus.subscribe(rt.consumer(), min_gold_for_pause=settings.min_gold_for_pause)
         await rt.start_broker()
 
         def register(server: grpc.aio.Server) -> None:

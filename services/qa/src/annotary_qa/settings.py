@@ -14,3 +14,5 @@ class QaSettings(BaseSettings):
     common: CommonSettings = Field(default_factory=CommonSettings)
     grpc_port: int = Field(default=50052, ge=1, le=65535)
     http_port: int = Field(default=8082, ge=1, le=65535)
+    # Gold items an annotator must have scored (since a reinstatement) before low accuracy pauses them.
+    min_gold_for_pause: int = Field(default=3, ge=1)

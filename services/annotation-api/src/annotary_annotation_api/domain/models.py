@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -65,6 +66,10 @@ class Policy(BaseModel):
     gold_min_accuracy: Annotated[float, Field(ge=0.0, le=1.0)] = 0.85
     review: str = "disagreements"
     lease_seconds: Annotated[int, Field(ge=10, le=86400)] = 900
+    max_active_per_annotator: Annotated[int, Field(ge=1, le=100)] = 10
+    max_items_per_annotator: Annotated[int, Field(ge=0)] = 0
+    qualification_items: Annotated[int, Field(ge=0, le=1000)] = 0
+    qualification_min_accuracy: Annotated[float, Field(ge=0.0, le=1.0)] = 0.85
 
     @field_validator("review")
     @classmethod
@@ -79,6 +84,41 @@ class ProjectIn(BaseModel):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     schema_: LabelSchema = Field(alias="schema")
     policy: Policy = Field(default_factory=Policy)
+
+
+class ProjectPatch(BaseModel):
+    """A change of schema (a new schema version) and/or policy."""
+
+    model_config = ConfigDict(extra="forbid")
+    schema_: LabelSchema | None = Field(default=None, alias="schema")
+    policy: Policy | None = None
+
+
+class LeaseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    count: Annotated[int, Field(ge=1, le=100)] = 1
+
+
+class PriorityIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    item_ids: list[uuid.UUID] = Field(default_factory=list, description="empty: every item of the project")
+    priority: Annotated[int, Field(ge=-1_000_000, le=1_000_000)]
+
+
+class ReviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    round: Annotated[int, Field(ge=1)]
+    decision: Literal["accept", "reject", "correct"]
+    result: list[Any] | None = None
+    feedback: Annotated[str, Field(max_length=10_000)] = ""
+
+    @model_validator(mode="after")
+    def _complete(self) -> ReviewIn:
+        if self.decision == "reject" and not self.feedback.strip():
+            raise ValueError("feedback is required to reject")
+        if self.decision == "correct" and self.result is None:
+            raise ValueError("result is required to correct")
+        return self
 
 
 class PredictionIn(BaseModel):

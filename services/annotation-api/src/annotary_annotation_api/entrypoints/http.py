@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import mimetypes
 import uuid
 from dataclasses import dataclass
@@ -21,7 +22,19 @@ from annotary.ingest.v1 import ingest_pb2
 from annotary.orchestrator.v1 import orchestrator_pb2
 from annotary.qa.v1 import qa_pb2
 from annotary_annotation_api.adapters.clients import Clients
-from annotary_annotation_api.domain.models import ExportIn, ItemIn, ProjectIn, SkipIn, SourceIn, SubmitIn, UserIn
+from annotary_annotation_api.domain.models import (
+    ExportIn,
+    ItemIn,
+    LeaseIn,
+    PriorityIn,
+    ProjectIn,
+    ProjectPatch,
+    ReviewIn,
+    SkipIn,
+    SourceIn,
+    SubmitIn,
+    UserIn,
+)
 from annotary_annotation_api.domain.roles import Role, at_least
 from annotary_annotation_api.entrypoints.errors import (
     ApiError,
@@ -30,7 +43,7 @@ from annotary_annotation_api.entrypoints.errors import (
     install_error_handlers,
     parse_json,
 )
-from annotary_annotation_api.entrypoints.views import export_view, task_view
+from annotary_annotation_api.entrypoints.views import annotator_view, export_view, history_view, review_view, task_view
 from annotary_annotation_api.service_layer import projects, users
 from annotary_annotation_api.service_layer.users import User
 from annotary_common.storage import ObjectNotFound, ObjectStore
@@ -165,16 +178,51 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
         )
         return import_reply(reply)
 
-    @api.post("/projects/{project_id}/tasks/next", response_model=None)
-    async def next_task(project_id: str, user: CurrentUser) -> dict[str, Any] | Response:
+    async def lease(project_id: str, user: User, count: int) -> orchestrator_pb2.LeaseNextTaskResponse:
         await load_project(project_id)
         reply = await deps.clients.orchestrator.LeaseNextTask(
-            orchestrator_pb2.LeaseNextTaskRequest(project_id=project_id, annotator_id=str(user.id)),
+            orchestrator_pb2.LeaseNextTaskRequest(project_id=project_id, annotator_id=str(user.id), count=count),
             timeout=deps.clients.timeout_s,
         )
+        if not reply.found and reply.reason.startswith(("paused", "qualification failed")):
+            raise ApiError(403, f"you cannot receive tasks in this project: {reply.reason}", reason=reply.reason)
+        return reply
+
+    @api.post("/projects/{project_id}/tasks/next", response_model=None)
+    async def next_task(project_id: str, user: CurrentUser) -> dict[str, Any] | Response:
+        """The annotator's next task (the one they hold, if any); 204 when nothing is left for them,
+        with the reason in the X-Annotary-Reason header; 403 when they are paused."""
+        reply = await lease(project_id, user, 1)
         if not reply.found:
-            return Response(status_code=204)
+            return Response(status_code=204, headers={"x-annotary-reason": reply.reason or "empty"})
         return task_view(reply.task)
+
+    @api.post("/projects/{project_id}/tasks/lease")
+    async def lease_tasks(project_id: str, body: LeaseIn, user: CurrentUser) -> dict[str, Any]:
+        """Up to `count` tasks at once (held ones first) so a client can pre-load the next items."""
+        reply = await lease(project_id, user, body.count)
+        return {"tasks": [task_view(t) for t in reply.tasks], "reason": None if reply.found else reply.reason}
+
+    @api.post("/projects/{project_id}/priority")
+    async def set_priority(project_id: str, body: PriorityIn, user: CurrentUser) -> dict[str, Any]:
+        require(user, Role.MANAGER)
+        await load_project(project_id)
+        reply = await deps.clients.orchestrator.SetItemPriority(
+            orchestrator_pb2.SetItemPriorityRequest(
+                project_id=project_id, item_ids=[str(i) for i in body.item_ids], priority=body.priority
+            ),
+            timeout=deps.clients.timeout_s,
+        )
+        return {"updated": reply.updated}
+
+    @api.patch("/projects/{project_id}")
+    async def update_project(project_id: str, body: ProjectPatch, user: CurrentUser) -> dict[str, Any]:
+        require(user, Role.MANAGER)
+        async with deps.pool.acquire() as conn:
+            try:
+                return await projects.update_project(conn, deps.clients, parse_uuid(project_id, "project"), body)
+            except projects.ProjectNotFound as exc:
+                raise ApiError(404, f"project {project_id} not found") from exc
 
     @api.get("/projects/{project_id}/stats")
     async def stats(project_id: str, user: CurrentUser) -> dict[str, Any]:
@@ -182,12 +230,85 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
         reply = await deps.clients.orchestrator.GetProjectStats(
             orchestrator_pb2.GetProjectStatsRequest(project_id=project_id), timeout=deps.clients.timeout_s
         )
+        quality = await deps.clients.qa.GetProjectQuality(
+            qa_pb2.GetProjectQualityRequest(project_id=project_id), timeout=deps.clients.timeout_s
+        )
         return {
             "states": dict(reply.item_states),
             "tasks": dict(reply.task_states),
+            "gold_items": reply.gold_items,
             "throughput": {"submissions_last_hour": reply.submissions_last_hour},
-            "agreement": {},
+            "agreement": {k: v for k, v in quality.agreement.items() if math.isfinite(v)},
+            "quality": {
+                "items_decided": quality.items_decided,
+                "items_accepted": quality.items_accepted,
+                "items_in_review": quality.items_in_review,
+            },
         }
+
+    @api.get("/projects/{project_id}/annotators")
+    async def annotator_metrics(project_id: str, user: CurrentUser) -> list[dict[str, Any]]:
+        """Quality and speed per annotator: managers and reviewers see everyone, annotators themselves."""
+        await load_project(project_id)
+        only = "" if at_least(user.role, Role.REVIEWER) else str(user.id)
+        reply = await deps.clients.qa.GetAnnotatorMetrics(
+            qa_pb2.GetAnnotatorMetricsRequest(project_id=project_id, annotator_id=only), timeout=deps.clients.timeout_s
+        )
+        async with deps.pool.acquire() as conn:
+            names = await users.usernames(conn, [m.annotator_id for m in reply.annotators])
+        return [annotator_view(m, names.get(m.annotator_id)) for m in reply.annotators]
+
+    @api.post("/projects/{project_id}/annotators/{annotator_id}/reinstate")
+    async def reinstate(project_id: str, annotator_id: str, user: CurrentUser) -> dict[str, Any]:
+        require(user, Role.MANAGER)
+        await load_project(project_id)
+        await deps.clients.qa.ReinstateAnnotator(
+            qa_pb2.ReinstateAnnotatorRequest(
+                project_id=project_id, annotator_id=str(parse_uuid(annotator_id, "annotator")), actor=str(user.id)
+            ),
+            timeout=deps.clients.timeout_s,
+        )
+        return {"annotator_id": annotator_id, "reinstated": True}
+
+    @api.get("/items/{item_id}/history")
+    async def item_history(item_id: str, user: CurrentUser) -> list[dict[str, Any]]:
+        """The item's audit trail: every transition with who, when, from, to and why."""
+        require(user, Role.REVIEWER)
+        reply = await deps.clients.orchestrator.GetItemHistory(
+            orchestrator_pb2.GetItemHistoryRequest(item_id=str(parse_uuid(item_id, "item"))),
+            timeout=deps.clients.timeout_s,
+        )
+        return [history_view(e) for e in reply.entries]
+
+    # -- review --------------------------------------------------------------------------------
+    @api.get("/projects/{project_id}/reviews")
+    async def list_reviews(project_id: str, user: CurrentUser, limit: int = 50) -> list[dict[str, Any]]:
+        require(user, Role.REVIEWER)
+        await load_project(project_id)
+        reply = await deps.clients.qa.ListReviews(
+            qa_pb2.ListReviewsRequest(project_id=project_id, limit=max(1, min(limit, 500))),
+            timeout=deps.clients.timeout_s,
+        )
+        return [review_view(r) for r in reply.reviews]
+
+    @api.post("/projects/{project_id}/reviews/{item_id}")
+    async def review(project_id: str, item_id: str, body: ReviewIn, user: CurrentUser) -> dict[str, Any]:
+        """Accept (optionally with a result), correct (with a result) or reject (with feedback) an item in review."""
+        require(user, Role.REVIEWER)
+        await load_project(project_id)
+        reply = await deps.clients.qa.SubmitReview(
+            qa_pb2.SubmitReviewRequest(
+                project_id=project_id,
+                item_id=str(parse_uuid(item_id, "item")),
+                round=body.round,
+                decision=body.decision,
+                result_json=json.dumps(body.result) if body.result is not None else "",
+                feedback=body.feedback,
+                reviewer_id=str(user.id),
+            ),
+            timeout=deps.clients.timeout_s,
+        )
+        return {"item_id": item_id, "outcome": reply.outcome}
 
     # -- tasks ---------------------------------------------------------------------------------
     @api.get("/tasks/{task_id}")

@@ -11,10 +11,14 @@ import asyncpg
 from annotary.orchestrator.v1 import orchestrator_pb2
 from annotary.qa.v1 import qa_pb2
 from annotary_annotation_api.adapters.clients import Clients
-from annotary_annotation_api.domain.models import ProjectIn
+from annotary_annotation_api.domain.models import Policy, ProjectIn, ProjectPatch
 
 
 class ProjectNameTaken(Exception):
+    pass
+
+
+class ProjectNotFound(Exception):
     pass
 
 
@@ -34,7 +38,7 @@ async def create_project(
 ) -> dict[str, Any]:
     project_id = uuid.uuid4()
     schema = body.schema_.model_dump(mode="json", exclude_none=True)
-    policy = body.policy.model_dump(mode="json")
+    policy = body.policy.model_dump(mode="json")  # stored with every default filled in
     async with conn.transaction():
         try:
             row = await conn.fetchrow(
@@ -55,23 +59,71 @@ async def create_project(
         )
         # Configure the services before the project becomes visible; a failure rolls everything back
         # (the calls are idempotent upserts, so a retry after a partial failure is harmless).
-        await clients.qa.ConfigureProject(
-            qa_pb2.ConfigureProjectRequest(
-                project_id=str(project_id),
-                schema_json=json.dumps(schema),
-                schema_version=1,
-                agreement_threshold=body.policy.agreement_threshold,
-                review=body.policy.review,
-            ),
-            timeout=clients.timeout_s,
+        await configure_services(clients, project_id, schema, 1, body.policy)
+    assert row is not None
+    return project_view(row)
+
+
+async def configure_services(
+    clients: Clients, project_id: uuid.UUID, schema: dict[str, Any], schema_version: int, policy: Policy
+) -> None:
+    """Tell qa (rules, quality policy) and the orchestrator (distribution policy) about the project."""
+    await clients.qa.ConfigureProject(
+        qa_pb2.ConfigureProjectRequest(
+            project_id=str(project_id),
+            schema_json=json.dumps(schema),
+            schema_version=schema_version,
+            agreement_threshold=policy.agreement_threshold,
+            review=policy.review,
+            gold_min_accuracy=policy.gold_min_accuracy,
+            qualification_items=policy.qualification_items,
+            qualification_min_accuracy=policy.qualification_min_accuracy,
+            overlap=policy.overlap,
+        ),
+        timeout=clients.timeout_s,
+    )
+    await clients.orchestrator.ConfigureProject(
+        orchestrator_pb2.ConfigureProjectRequest(
+            project_id=str(project_id),
+            policy=orchestrator_pb2.ProjectPolicy(**policy.model_dump(mode="json")),
+            schema_version=schema_version,
+        ),
+        timeout=clients.timeout_s,
+    )
+
+
+async def update_project(
+    conn: asyncpg.Connection, clients: Clients, project_id: uuid.UUID, patch: ProjectPatch
+) -> dict[str, Any]:
+    """A schema change makes a new schema version (old annotations keep theirs); policy changes apply to
+    items and rounds created from now on."""
+    async with conn.transaction():
+        row = await conn.fetchrow("SELECT * FROM projects WHERE id = $1 FOR UPDATE", project_id)
+        if row is None:
+            raise ProjectNotFound(str(project_id))
+        schema = json.loads(row["schema"])
+        version = row["schema_version"]
+        policy = Policy.model_validate(json.loads(row["policy"]))
+        if patch.schema_ is not None:
+            new_schema = patch.schema_.model_dump(mode="json", exclude_none=True)
+            if new_schema != schema:
+                schema, version = new_schema, version + 1
+                await conn.execute(
+                    "INSERT INTO schema_versions (project_id, version, schema) VALUES ($1, $2, $3)",
+                    project_id,
+                    version,
+                    json.dumps(schema),
+                )
+        if patch.policy is not None:
+            policy = patch.policy
+        row = await conn.fetchrow(
+            "UPDATE projects SET schema = $2, schema_version = $3, policy = $4 WHERE id = $1 RETURNING *",
+            project_id,
+            json.dumps(schema),
+            version,
+            json.dumps(policy.model_dump(mode="json")),
         )
-        await clients.orchestrator.ConfigureProject(
-            orchestrator_pb2.ConfigureProjectRequest(
-                project_id=str(project_id),
-                policy=orchestrator_pb2.ProjectPolicy(**policy),
-            ),
-            timeout=clients.timeout_s,
-        )
+        await configure_services(clients, project_id, schema, version, policy)
     assert row is not None
     return project_view(row)
 

@@ -62,3 +62,14 @@ async def ensure_admin(conn: asyncpg.Connection, token: str) -> None:
         uuid.uuid4(),
         hash_token(token),
     )
+
+
+async def usernames(conn: asyncpg.Connection, ids: list[str]) -> dict[str, str]:
+    valid = []
+    for raw in ids:
+        try:
+            valid.append(uuid.UUID(raw))
+        except ValueError:
+            continue
+    rows = await conn.fetch("SELECT id, username FROM users WHERE id = ANY($1::uuid[])", valid)
+    return {str(r["id"]): r["username"] for r in rows}

@@ -1,4 +1,4 @@
-"""A project's policy (DESIGN.md "Public formats": Policy) and its validation."""
+"""A project's policy (DESIGN.md "Public formats": Policy, plus the assignment limits) and its validation."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ from typing import Any
 MAX_OVERLAP = 100
 MIN_LEASE_SECONDS = 10
 MAX_LEASE_SECONDS = 7 * 24 * 3600
+DEFAULT_MAX_ACTIVE = 10
+MAX_ACTIVE_LIMIT = 1000
+MAX_QUALIFICATION_ITEMS = 10_000
 _REVIEW_RE = re.compile(r"^(none|disagreements|all|sample:(?P<p>[0-9]*\.?[0-9]+))$")
 
 
@@ -29,6 +32,10 @@ class Policy:
     gold_ratio: float = 0.0
     gold_min_accuracy: float = 0.0
     review: str = "none"
+    max_active_per_annotator: int = DEFAULT_MAX_ACTIVE  # leases one annotator may hold at once
+    max_items_per_annotator: int = 0                    # submissions one annotator may make (0 = no cap)
+    qualification_items: int = 0                        # gold items to submit before regular work (0 = none)
+    qualification_min_accuracy: float = 0.0             # qa's business; stored for the record
 
     def validated(self) -> Policy:
         """Return self, or raise :class:`InvalidPolicy` naming the first broken field."""
@@ -37,7 +44,7 @@ class Policy:
         if not MIN_LEASE_SECONDS <= self.lease_seconds <= MAX_LEASE_SECONDS:
             raise InvalidPolicy("policy.lease_seconds", f"must be between {MIN_LEASE_SECONDS} and "
                                                         f"{MAX_LEASE_SECONDS}, got {self.lease_seconds}")
-        for name in ("agreement_threshold", "gold_ratio", "gold_min_accuracy"):
+        for name in ("agreement_threshold", "gold_ratio", "gold_min_accuracy", "qualification_min_accuracy"):
             value = getattr(self, name)
             if not (math.isfinite(value) and 0.0 <= value <= 1.0):
                 raise InvalidPolicy(f"policy.{name}", f"must be between 0 and 1, got {value}")
@@ -45,6 +52,16 @@ class Policy:
         if match is None or (match["p"] is not None and float(match["p"]) > 1.0):
             raise InvalidPolicy("policy.review", f"must be none, disagreements, all or sample:<p> with p in 0..1, "
                                                  f"got {self.review!r}")
+        if not 1 <= self.max_active_per_annotator <= MAX_ACTIVE_LIMIT:
+            raise InvalidPolicy("policy.max_active_per_annotator",
+                                f"must be between 1 and {MAX_ACTIVE_LIMIT} (0 means {DEFAULT_MAX_ACTIVE}), "
+                                f"got {self.max_active_per_annotator}")
+        if self.max_items_per_annotator < 0:
+            raise InvalidPolicy("policy.max_items_per_annotator",
+                                f"must be 0 (no cap) or more, got {self.max_items_per_annotator}")
+        if not 0 <= self.qualification_items <= MAX_QUALIFICATION_ITEMS:
+            raise InvalidPolicy("policy.qualification_items",
+                                f"must be between 0 and {MAX_QUALIFICATION_ITEMS}, got {self.qualification_items}")
         return self
 
     def to_json(self) -> dict[str, Any]:

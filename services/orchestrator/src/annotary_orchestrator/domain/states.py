@@ -10,8 +10,12 @@ Item: ``unassigned -> assigned -> in_progress -> submitted -> under_review -> ac
 - ``assigned -> unassigned``: the last leased slot was skipped before anyone submitted.
 - ``submitted -> accepted | rejected | under_review`` come from QA; ``under_review -> accepted | rejected`` too.
 
-Task (one slot of an item in a round): ``unassigned -> assigned -> submitted``; ``assigned -> assigned`` re-leases
-an expired lease (or renews it); ``assigned -> unassigned`` is a skip (the slot goes back to the queue).
+Task (one slot of an item in a round): ``unassigned -> assigned -> submitted``; ``assigned -> unassigned`` gives the
+slot back to the queue: a skip, an expired lease re-queued (by the reaper, or by a lease call in the project), or the
+holder paused. Heartbeats extend a lease without a transition.
+
+Gold items sit in their own state ``gold``, outside the machine: no transition leads into or out of it. Each
+annotator gets a task of its own on a gold item (created on lease, round 1), which follows the task machine.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ class ItemState(StrEnum):
     UNDER_REVIEW = "under_review"
     ACCEPTED = "accepted"
     REJECTED = "rejected"
+    GOLD = "gold"  # a gold item: outside the machine, never transitions
 
 
 class TaskState(StrEnum):
@@ -44,11 +49,12 @@ ITEM_TRANSITIONS: Mapping[ItemState, frozenset[ItemState]] = {
     ItemState.UNDER_REVIEW: frozenset({ItemState.ACCEPTED, ItemState.REJECTED}),
     ItemState.REJECTED: frozenset({ItemState.UNASSIGNED}),
     ItemState.ACCEPTED: frozenset(),
+    ItemState.GOLD: frozenset(),
 }
 
 TASK_TRANSITIONS: Mapping[TaskState, frozenset[TaskState]] = {
     TaskState.UNASSIGNED: frozenset({TaskState.ASSIGNED}),
-    TaskState.ASSIGNED: frozenset({TaskState.ASSIGNED, TaskState.UNASSIGNED, TaskState.SUBMITTED}),
+    TaskState.ASSIGNED: frozenset({TaskState.UNASSIGNED, TaskState.SUBMITTED}),
     TaskState.SUBMITTED: frozenset(),
 }
 
@@ -109,7 +115,14 @@ def item_state_after_submit(current: ItemState, submitted: int, slots: int) -> I
 
 
 def item_state_after_release(current: ItemState, leased: int, submitted: int) -> ItemState:
-    """A slot went back to the queue (skip): an ``assigned`` item with no lease and no submission left is free again."""
+    """A slot went back to the queue (skip, expiry, pause): an ``assigned`` item with no lease and no submission left
+    is free again."""
     if current is ItemState.ASSIGNED and leased == 0 and submitted == 0:
         return ItemState.UNASSIGNED
     return current
+
+
+def gold_item_state_view(task_state: TaskState) -> ItemState:
+    """The item state a gold task shows, so that it looks like a regular item with overlap 1."""
+    return {TaskState.UNASSIGNED: ItemState.UNASSIGNED, TaskState.ASSIGNED: ItemState.ASSIGNED,
+            TaskState.SUBMITTED: ItemState.SUBMITTED}[task_state]

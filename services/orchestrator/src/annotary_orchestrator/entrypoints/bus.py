@@ -12,6 +12,9 @@ SUBSCRIPTIONS = {
     topics.ANNOTATION_ACCEPTED: events.on_annotation_accepted,
     topics.REVIEW_REQUIRED: events.on_review_required,
     topics.ANNOTATION_REJECTED: events.on_annotation_rejected,
+    topics.ITEM_SCORED: events.on_item_scored,
+    topics.ANNOTATOR_PAUSED: events.on_annotator_paused,
+    topics.ANNOTATOR_QUALIFIED: events.on_annotator_qualified,
 }
 
 

@@ -29,19 +29,21 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServiceServicer):
         policy = projects.policy_from_fields(
             overlap=p.overlap, lease_seconds=p.lease_seconds, agreement_threshold=p.agreement_threshold,
             gold_ratio=p.gold_ratio, gold_min_accuracy=p.gold_min_accuracy, review=p.review,
+            max_active_per_annotator=p.max_active_per_annotator, max_items_per_annotator=p.max_items_per_annotator,
+            qualification_items=p.qualification_items, qualification_min_accuracy=p.qualification_min_accuracy,
         )
         async with self._pool.acquire() as conn:
-            await projects.configure_project(conn, request.project_id, policy)
+            await projects.configure_project(conn, request.project_id, policy, request.schema_version)
         return orchestrator_pb2.ConfigureProjectResponse()
 
     @handles_errors
     async def LeaseNextTask(self, request: orchestrator_pb2.LeaseNextTaskRequest,
                             context: Context) -> orchestrator_pb2.LeaseNextTaskResponse:
         async with self._pool.acquire() as conn:
-            task = await leasing.lease_next_task(conn, request.project_id, request.annotator_id)
-        if task is None:
-            return orchestrator_pb2.LeaseNextTaskResponse(found=False)
-        return orchestrator_pb2.LeaseNextTaskResponse(found=True, task=task)
+            outcome = await leasing.lease_next_tasks(conn, request.project_id, request.annotator_id, request.count)
+        if not outcome.tasks:
+            return orchestrator_pb2.LeaseNextTaskResponse(found=False, reason=outcome.reason)
+        return orchestrator_pb2.LeaseNextTaskResponse(found=True, task=outcome.tasks[0], tasks=outcome.tasks)
 
     @handles_errors
     async def Heartbeat(self, request: orchestrator_pb2.HeartbeatRequest,
@@ -78,4 +80,20 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServiceServicer):
         async with self._pool.acquire() as conn:
             stats = await projects.project_stats(conn, request.project_id)
         return orchestrator_pb2.GetProjectStatsResponse(item_states=stats.item_states, task_states=stats.task_states,
-                                                        submissions_last_hour=stats.submissions_last_hour)
+                                                        submissions_last_hour=stats.submissions_last_hour,
+                                                        gold_items=stats.gold_items)
+
+    @handles_errors
+    async def SetItemPriority(self, request: orchestrator_pb2.SetItemPriorityRequest,
+                              context: Context) -> orchestrator_pb2.SetItemPriorityResponse:
+        async with self._pool.acquire() as conn:
+            updated = await projects.set_item_priority(conn, request.project_id, list(request.item_ids),
+                                                       request.priority)
+        return orchestrator_pb2.SetItemPriorityResponse(updated=updated)
+
+    @handles_errors
+    async def GetItemHistory(self, request: orchestrator_pb2.GetItemHistoryRequest,
+                             context: Context) -> orchestrator_pb2.GetItemHistoryResponse:
+        async with self._pool.acquire() as conn:
+            entries = await views.get_item_history(conn, request.item_id)
+        return orchestrator_pb2.GetItemHistoryResponse(entries=entries)

@@ -1,15 +1,21 @@
-"""Helpers shared by the handlers: argument checks, the history table, item locks and slot counts."""
+"""Helpers shared by the handlers: argument checks, the history table, item locks, item transitions, slots.
+
+Lock order (no transaction waits on another in a cycle): an annotator's row (``annotators``), then task rows, then
+item rows in item id order. Leases and the reaper lock task rows only with SKIP LOCKED; nothing waits for a task row
+while holding an item row.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import asyncpg
 import grpc
 
 from annotary_common.grpc_util import InvalidArgument, ServiceError
-from annotary_orchestrator.domain.states import ItemState
+from annotary_orchestrator.domain.states import ItemState, check_item_transition
 
 PRODUCER = "orchestrator"
 SYSTEM_ACTOR = "orchestrator"
@@ -72,9 +78,22 @@ async def lock_item(conn: asyncpg.Connection, item_id: uuid.UUID) -> LockedItem 
                       round=row["round"], priority=row["priority"], snapshot=bytes(row["snapshot"]))
 
 
+async def lock_items(conn: asyncpg.Connection, item_ids: Iterable[uuid.UUID]) -> list[LockedItem]:
+    """Several items locked in item id order: every transaction that locks more than one item does it in this order,
+    so two of them never wait on each other in a cycle."""
+    locked = []
+    for item_id in sorted(set(item_ids)):
+        item = await lock_item(conn, item_id)
+        assert item is not None, f"item {item_id} vanished"
+        locked.append(item)
+    return locked
+
+
 async def set_item_state(conn: asyncpg.Connection, item: LockedItem, to_state: ItemState, *, actor: str, reason: str,
                          task_id: uuid.UUID | None = None, new_round: int | None = None) -> None:
-    """Write an (already checked) item transition and its history row."""
+    """The one way an item changes state: checked against the state machine (IllegalTransition otherwise), written
+    with its history row."""
+    check_item_transition(item.state, to_state)
     await conn.execute(
         "UPDATE items SET state = $2, round = $3, updated_at = now() WHERE item_id = $1",
         item.item_id, to_state.value, new_round if new_round is not None else item.round,
@@ -94,7 +113,7 @@ async def round_counts(conn: asyncpg.Connection, item_id: uuid.UUID, round_: int
     row = await conn.fetchrow(
         "SELECT count(*) AS slots, count(*) FILTER (WHERE state = 'assigned') AS leased,"
         " count(*) FILTER (WHERE state = 'submitted') AS submitted"
-        " FROM tasks WHERE item_id = $1 AND round = $2",
+        " FROM tasks WHERE item_id = $1 AND round = $2 AND NOT gold",
         item_id, round_,
     )
     assert row is not None
@@ -102,12 +121,15 @@ async def round_counts(conn: asyncpg.Connection, item_id: uuid.UUID, round_: int
 
 
 async def create_slots(conn: asyncpg.Connection, *, item_id: uuid.UUID, project_id: uuid.UUID, round_: int,
-                       overlap: int, priority: int) -> list[uuid.UUID]:
-    """``overlap`` fresh, unassigned slots of a round (one task row each)."""
+                       overlap: int, priority: int, feedback: str = "") -> list[uuid.UUID]:
+    """``overlap`` fresh, unassigned slots of a round (one task row each), ordered in the queue by the item's priority
+    and its latest active-learning score."""
+    score = await conn.fetchval("SELECT score FROM item_scores WHERE item_id = $1", item_id) or 0.0
     task_ids = [uuid.uuid4() for _ in range(overlap)]
     await conn.executemany(
-        "INSERT INTO tasks (task_id, item_id, project_id, slot, round, priority, state)"
-        " VALUES ($1, $2, $3, $4, $5, $6, 'unassigned')",
-        [(task_id, item_id, project_id, slot, round_, priority) for slot, task_id in enumerate(task_ids)],
+        "INSERT INTO tasks (task_id, item_id, project_id, slot, round, priority, score, feedback, state)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'unassigned')",
+        [(task_id, item_id, project_id, slot, round_, priority, score, feedback)
+         for slot, task_id in enumerate(task_ids)],
     )
     return task_ids

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import uuid
 from typing import TypeVar
 
@@ -18,6 +19,7 @@ from annotary_common.bus import PermanentError
 from annotary_common.events import Event
 from annotary_orchestrator.domain.results import InvalidResult, parse_result
 from annotary_orchestrator.domain.states import IllegalTransition, ItemState, check_item_transition
+from annotary_orchestrator.service_layer import annotators
 from annotary_orchestrator.service_layer.common import (
     SYSTEM_ACTOR,
     LockedItem,
@@ -76,7 +78,9 @@ async def _store_predictions(conn: asyncpg.Connection, item_id: uuid.UUID,
 
 
 async def on_item_ingested(conn: asyncpg.Connection, event: Event) -> None:
-    """A new item: its row and ``overlap`` slots for round 1, plus its predictions. A re-import is a no-op."""
+    """A new item: its row and ``overlap`` slots for round 1 (ordered by a score that may have come first), plus its
+    predictions. An item with gold_json is a gold item: state ``gold``, no slots (each annotator served gets a task of
+    its own). A re-import is a no-op."""
     payload = _payload(event, events_pb2.ItemIngested)
     item_id = _event_uuid(payload.item.item_id, "item.item_id")
     project_id = _event_uuid(payload.item.project_id, "item.project_id")
@@ -84,15 +88,20 @@ async def on_item_ingested(conn: asyncpg.Connection, event: Event) -> None:
     policy = await find_policy(conn, project_id)
     if policy is None:
         raise UnknownProject(f"project {project_id} is not configured; item {item_id} cannot be queued")
+    state = ItemState.GOLD if gold is not None else ItemState.UNASSIGNED
     inserted = await conn.fetchval(
         "INSERT INTO items (item_id, project_id, state, round, snapshot, gold_json)"
-        " VALUES ($1, $2, 'unassigned', 1, $3, $4::jsonb) ON CONFLICT (item_id) DO NOTHING RETURNING true",
-        item_id, project_id, payload.item.SerializeToString(deterministic=True), gold,
+        " VALUES ($1, $2, $3, 1, $4, $5::jsonb) ON CONFLICT (item_id) DO NOTHING RETURNING true",
+        item_id, project_id, state.value, payload.item.SerializeToString(deterministic=True), gold,
     )
-    if inserted:
+    actor = event.envelope.producer or SYSTEM_ACTOR
+    if inserted and gold is not None:
+        await record_history(conn, subject="item", item_id=item_id, task_id=None, actor=actor, from_state=None,
+                             to_state=ItemState.GOLD, reason="ingested as a gold item")
+    elif inserted:
         await create_slots(conn, item_id=item_id, project_id=project_id, round_=1, overlap=policy.overlap, priority=0)
-        await record_history(conn, subject="item", item_id=item_id, task_id=None, actor=event.envelope.producer
-                             or SYSTEM_ACTOR, from_state=None, to_state=ItemState.UNASSIGNED,
+        await record_history(conn, subject="item", item_id=item_id, task_id=None, actor=actor, from_state=None,
+                             to_state=ItemState.UNASSIGNED,
                              reason=f"ingested with {policy.overlap} slot(s) for round 1")
     else:
         log.info("item already known; re-import ignored", extra={"item_id": str(item_id)})
@@ -106,6 +115,58 @@ async def on_item_preannotated(conn: asyncpg.Connection, event: Event) -> None:
     await _store_predictions(conn, item_id, list(payload.predictions), replace=True)
 
 
+async def on_item_scored(conn: asyncpg.Connection, event: Event) -> None:
+    """An active-learning score (the latest wins): the item's free slots move in the queue (an UPDATE of those rows,
+    whose entries in the queue index move; nothing is re-sorted). A score that comes before its item is kept and
+    applied when the item is ingested."""
+    payload = _payload(event, events_pb2.ItemScored)
+    item_id = _event_uuid(payload.item_id, "item_id")
+    project_id = _event_uuid(payload.project_id, "project_id")
+    if not math.isfinite(payload.score):
+        raise PermanentError(f"score must be a finite number, got {payload.score}")
+    await conn.execute(
+        "INSERT INTO item_scores (item_id, project_id, score, model_version) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (item_id) DO UPDATE SET score = EXCLUDED.score, model_version = EXCLUDED.model_version,"
+        " updated_at = now()",
+        item_id, project_id, payload.score, payload.model_version,
+    )
+    # Slots only (never the item row first): the lock order every transaction follows is tasks, then items.
+    await conn.execute(
+        "UPDATE tasks SET score = $2, updated_at = now()"
+        " WHERE item_id = $1 AND NOT gold AND state <> 'submitted' AND score <> $2",
+        item_id, payload.score,
+    )
+
+
+def _annotator_event(project_id: str, annotator_id: str) -> tuple[uuid.UUID, str]:
+    pid = _event_uuid(project_id, "project_id")
+    annotator = annotator_id.strip()
+    if not annotator:
+        raise PermanentError("annotator_id is required")
+    return pid, annotator
+
+
+async def on_annotator_paused(conn: asyncpg.Connection, event: Event) -> None:
+    """paused=true: the annotator's leasing in the project stops at once and their unsubmitted leases go back to the
+    queue (history rows); paused=false: leasing resumes."""
+    payload = _payload(event, events_pb2.AnnotatorPaused)
+    pid, annotator = _annotator_event(payload.project_id, payload.annotator_id)
+    actor = payload.actor or event.envelope.producer or "qa"
+    released = await annotators.set_paused(conn, pid, annotator, paused=payload.paused, reason=payload.reason,
+                                           actor=actor)
+    log.info("annotator paused" if payload.paused else "annotator resumed",
+             extra={"project_id": str(pid), "annotator_id": annotator, "released": released})
+
+
+async def on_annotator_qualified(conn: asyncpg.Connection, event: Event) -> None:
+    """qa's verdict on the annotator's qualification set: passed opens regular work, failed closes the project."""
+    payload = _payload(event, events_pb2.AnnotatorQualified)
+    pid, annotator = _annotator_event(payload.project_id, payload.annotator_id)
+    await annotators.set_verdict(conn, pid, annotator, passed=payload.passed, accuracy=payload.accuracy)
+    log.info("qualification verdict", extra={"project_id": str(pid), "annotator_id": annotator,
+                                             "passed": payload.passed, "accuracy": payload.accuracy})
+
+
 async def _current_item(conn: asyncpg.Connection, event: Event, snapshot: events_pb2.ItemSnapshot,
                         round_: int) -> LockedItem | None:
     """The locked item when the event is about its current round; None (logged) for another round."""
@@ -113,6 +174,9 @@ async def _current_item(conn: asyncpg.Connection, event: Event, snapshot: events
     item = await lock_item(conn, item_id)
     if item is None:
         raise PermanentError(f"{event.envelope.type}: unknown item {item_id}")
+    if item.state is ItemState.GOLD:
+        raise PermanentError(f"{event.envelope.type}: item {item_id} is a gold item; gold items are scored by qa,"
+                             " never reviewed, accepted or rejected")
     if round_ != item.round:
         log.warning("event for another round ignored", extra={"item_id": str(item_id), "event_round": round_,
                                                                "item_round": item.round, "type": event.envelope.type})
@@ -127,10 +191,9 @@ async def _transition(conn: asyncpg.Connection, event: Event, item: LockedItem, 
         log.info("item already in that state", extra={"item_id": str(item.item_id), "state": to_state.value})
         return False
     try:
-        check_item_transition(item.state, to_state)
+        await set_item_state(conn, item, to_state, actor=actor, reason=reason)
     except IllegalTransition as exc:
         raise PermanentError(f"{event.envelope.type} for item {item.item_id}: {exc}") from None
-    await set_item_state(conn, item, to_state, actor=actor, reason=reason)
     return True
 
 
@@ -151,7 +214,8 @@ async def on_review_required(conn: asyncpg.Connection, event: Event) -> None:
 
 
 async def on_annotation_rejected(conn: asyncpg.Connection, event: Event) -> None:
-    """Rejected, then straight back to the queue: a new round with fresh slots (the current policy's overlap)."""
+    """Rejected, then straight back to the queue: a new round with fresh slots (the current policy's overlap) that
+    carry the reviewer's feedback."""
     payload = _payload(event, events_pb2.AnnotationRejected)
     item = await _current_item(conn, event, payload.item, payload.round)
     if item is None:
@@ -164,9 +228,9 @@ async def on_annotation_rejected(conn: asyncpg.Connection, event: Event) -> None
     policy = await find_policy(conn, item.project_id)
     assert policy is not None, "an item without its project"
     new_round = item.round + 1
-    check_item_transition(rejected.state, ItemState.UNASSIGNED)
+    check_item_transition(rejected.state, ItemState.UNASSIGNED)  # before the slots are written
     await create_slots(conn, item_id=item.item_id, project_id=item.project_id, round_=new_round,
-                       overlap=policy.overlap, priority=item.priority)
+                       overlap=policy.overlap, priority=item.priority, feedback=payload.reason)
     await set_item_state(conn, rejected, ItemState.UNASSIGNED, actor=SYSTEM_ACTOR, new_round=new_round,
                          reason=f"round {new_round} after rejection: {payload.reason}" if payload.reason
                          else f"round {new_round} after rejection")

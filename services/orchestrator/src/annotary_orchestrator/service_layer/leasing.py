@@ -1,4 +1,11 @@
-"""Leases: LeaseNextTask, Heartbeat and SkipTask, plus the holder check Submit shares."""
+"""Leases: LeaseNextTask (K at a time, gold injection, qualification, pause and caps), Heartbeat and SkipTask, plus
+the holder check Submit shares.
+
+A lease call first re-queues the project's expired leases (``reaper.requeue_expired``), then, in one transaction
+that holds the annotator's row: the pause and qualification checks, the annotator's live leases (oldest first), and
+new ones up to ``count`` taken from the head of the queue index with ``FOR UPDATE SKIP LOCKED`` (see
+``domain.assignment`` for fair sharing).
+"""
 
 from __future__ import annotations
 
@@ -10,84 +17,91 @@ from datetime import datetime
 import asyncpg
 
 from annotary.orchestrator.v1 import orchestrator_pb2
-from annotary_common.grpc_util import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, ServiceError
-from annotary_orchestrator.domain.states import (
-    TaskState,
-    check_item_transition,
-    check_task_transition,
-    item_state_after_lease,
-    item_state_after_release,
+from annotary_common.grpc_util import FailedPrecondition, InvalidArgument, PermissionDenied, ServiceError
+from annotary_orchestrator.domain.assignment import (
+    MAX_COUNT,
+    Phase,
+    cap_reached,
+    gold_due,
+    new_leases_allowed,
+    phase,
+    wanted,
 )
+from annotary_orchestrator.domain.states import TaskState, item_state_after_lease
+from annotary_orchestrator.service_layer import transitions
+from annotary_orchestrator.service_layer.annotators import count_served, lock_annotator
 from annotary_orchestrator.service_layer.common import (
     Aborted,
-    lock_item,
+    lock_items,
     parse_uuid,
-    record_history,
     require_annotator,
-    round_counts,
     set_item_state,
 )
-from annotary_orchestrator.service_layer.projects import require_policy
+from annotary_orchestrator.service_layer.projects import Project, require_policy, require_project
+from annotary_orchestrator.service_layer.reaper import requeue_expired
+from annotary_orchestrator.service_layer.transitions import TASK_COLUMNS, TaskRow, lock_task, release_tasks
 from annotary_orchestrator.service_layer.views import load_task
 
 log = logging.getLogger(__name__)
 
-MAX_PICK_ATTEMPTS = 5
+MAX_LEASE_ATTEMPTS = 5
 MAX_REASON_CHARS = 2000
+SWEEP_LIMIT = 100  # expired leases a lease call re-queues in its project before picking
 
-# The annotator's live lease in the project (index tasks_held).
+REASON_EMPTY = "empty"
+REASON_CAP = "cap reached"
+
+# The annotator's live leases in the project, oldest first (index tasks_held).
 _HELD_SQL = """
-SELECT task_id FROM tasks
+SELECT task_id, qualification FROM tasks
 WHERE project_id = $1 AND annotator_id = $2 AND state = 'assigned' AND lease_expires_at > now()
-ORDER BY lease_expires_at DESC
-LIMIT 1
+ORDER BY leased_at, seq
 """
 
-# The next slot for this annotator: free, or leased with an expired lease; never an item this annotator already
-# holds a slot of in this round, nor one it skipped. Walks tasks_lease_queue in priority then FIFO order.
-_PICK_SQL = """
-SELECT t.task_id, t.item_id, t.state, t.annotator_id
-FROM tasks t
-WHERE t.project_id = $1
-  AND t.state IN ('unassigned', 'assigned')
-  AND (t.state = 'unassigned' OR t.lease_expires_at < now())
+# The next free regular slot for this annotator: never one of an item this annotator already has a slot of in this
+# round, nor one it skipped. Walks the partial index tasks_queue (priority DESC, score DESC, seq) from its head; the
+# anti-joins probe tasks_one_slot_per_annotator and skips' primary key; SKIP LOCKED steps over slots that concurrent
+# lease calls are taking, so racing annotators never wait on each other.
+PICK_SQL = f"""
+SELECT {TASK_COLUMNS} FROM tasks t
+WHERE t.project_id = $1 AND t.state = 'unassigned' AND NOT t.gold
   AND NOT EXISTS (SELECT 1 FROM tasks o
-                  WHERE o.item_id = t.item_id AND o.round = t.round AND o.annotator_id = $2 AND o.task_id <> t.task_id)
+                  WHERE o.item_id = t.item_id AND o.round = t.round AND o.annotator_id = $2)
   AND NOT EXISTS (SELECT 1 FROM skips s WHERE s.item_id = t.item_id AND s.annotator_id = $2)
-ORDER BY t.priority DESC, t.seq
+ORDER BY t.priority DESC, t.score DESC, t.seq
 LIMIT 1
 FOR UPDATE OF t SKIP LOCKED
 """
 
+# A gold item this annotator never had (nor skipped), FIFO. Gold items have no slots to race on: each annotator gets
+# a task of its own, so nothing is locked here.
+_GOLD_PICK_SQL = """
+SELECT i.item_id FROM items i
+WHERE i.project_id = $1 AND i.state = 'gold'
+  AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.item_id = i.item_id AND t.round = 1 AND t.annotator_id = $2)
+  AND NOT EXISTS (SELECT 1 FROM skips s WHERE s.item_id = i.item_id AND s.annotator_id = $2)
+ORDER BY i.seq
+LIMIT 1
+"""
+
 
 @dataclass(frozen=True)
-class LockedTask:
-    task_id: uuid.UUID
-    item_id: uuid.UUID
-    project_id: uuid.UUID
-    round: int
-    state: TaskState
-    annotator_id: str | None
+class LeaseOutcome:
+    tasks: list[orchestrator_pb2.Task]
+    reason: str  # why nothing was found ("" when tasks is not empty)
+
+    @property
+    def found(self) -> bool:
+        return bool(self.tasks)
 
 
-async def lock_task(conn: asyncpg.Connection, task_id: uuid.UUID) -> LockedTask:
-    """The task row locked for the transaction; NOT_FOUND when unknown."""
-    row = await conn.fetchrow(
-        "SELECT task_id, item_id, project_id, round, state, annotator_id FROM tasks WHERE task_id = $1 FOR UPDATE",
-        task_id,
-    )
-    if row is None:
-        raise NotFound(f"task_id {task_id} not found")
-    return LockedTask(task_id=row["task_id"], item_id=row["item_id"], project_id=row["project_id"], round=row["round"],
-                      state=TaskState(row["state"]), annotator_id=row["annotator_id"])
-
-
-async def check_holder(conn: asyncpg.Connection, task: LockedTask, annotator: str,
+async def check_holder(conn: asyncpg.Connection, task: TaskRow, annotator: str,
                        stranger: type[ServiceError] = PermissionDenied) -> None:
-    """Pass when ``annotator`` holds the lease (expired or not, as long as nobody else took it over).
+    """Pass when ``annotator`` holds the lease (also an expired one that was not re-queued yet).
 
     Otherwise: FAILED_PRECONDITION when the task is already submitted by them or they held it and lost it
-    ("lease lost"); ``stranger`` (PERMISSION_DENIED by default) when they never held it.
+    ("lease lost": expired and re-queued, released by a pause, or skipped); ``stranger`` (PERMISSION_DENIED by
+    default) when they never held it.
     """
     if task.annotator_id == annotator:
         if task.state is TaskState.ASSIGNED:
@@ -105,50 +119,117 @@ async def check_holder(conn: asyncpg.Connection, task: LockedTask, annotator: st
 
 
 async def lease_next_task(conn: asyncpg.Connection, project_id: str, annotator_id: str) -> orchestrator_pb2.Task | None:
-    """The annotator's live lease in the project if any, else a newly leased slot; None when nothing is left."""
+    """One task (``count`` = 1): the annotator's oldest live lease, else a new one; None when nothing is left."""
+    outcome = await lease_next_tasks(conn, project_id, annotator_id, 1)
+    return outcome.tasks[0] if outcome.tasks else None
+
+
+async def lease_next_tasks(conn: asyncpg.Connection, project_id: str, annotator_id: str, count: int) -> LeaseOutcome:
+    """The annotator's live leases in the project, oldest first, topped up with new ones to ``count`` (0 means 1;
+    capped by max_active_per_annotator). Nothing found: reason "paused: <why>", "qualification failed",
+    "qualification pending", "cap reached" or "empty"."""
     pid = parse_uuid(project_id, "project_id")
     annotator = require_annotator(annotator_id)
-    async with conn.transaction():
-        policy = await require_policy(conn, pid)
-        # One lease call at a time per annotator and project, so a double click never leases two tasks.
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"annotary-lease:{pid}:{annotator}")
-        held = await conn.fetchval(_HELD_SQL, pid, annotator)
-        if held is not None:
-            return await load_task(conn, held)
-        for attempt in range(1, MAX_PICK_ATTEMPTS + 1):
-            try:
-                async with conn.transaction():  # a savepoint: a lost race undoes only this pick
-                    task_id = await _pick_and_assign(conn, pid, annotator, policy.lease_seconds)
-            except asyncpg.UniqueViolationError:
-                log.info("lease race on one item; picking again", extra={"annotator_id": annotator, "attempt": attempt})
-                continue
-            return None if task_id is None else await load_task(conn, task_id)
-        raise Aborted(f"could not lease a task for annotator_id {annotator!r} in {MAX_PICK_ATTEMPTS} attempts; retry")
+    if not 0 <= count <= MAX_COUNT:
+        raise InvalidArgument(f"count must be between 0 (one) and {MAX_COUNT}, got {count}")
+    project = await require_project(conn, pid)
+    await requeue_expired(conn, project_id=pid, limit=SWEEP_LIMIT)
+    for attempt in range(1, MAX_LEASE_ATTEMPTS + 1):
+        try:
+            async with conn.transaction():
+                return await _lease(conn, project, annotator, count)
+        except asyncpg.UniqueViolationError:  # defensive: the annotator's row lock serialises its own calls
+            log.info("lease race on one item; leasing again", extra={"annotator_id": annotator, "attempt": attempt})
+    raise Aborted(f"could not lease a task for annotator_id {annotator!r} in {MAX_LEASE_ATTEMPTS} attempts; retry")
 
 
-async def _pick_and_assign(conn: asyncpg.Connection, project_id: uuid.UUID, annotator: str,
-                           lease_seconds: int) -> uuid.UUID | None:
-    row = await conn.fetchrow(_PICK_SQL, project_id, annotator)
+async def _lease(conn: asyncpg.Connection, project: Project, annotator: str, count: int) -> LeaseOutcome:
+    pid, policy = project.project_id, project.policy
+    standing = await lock_annotator(conn, pid, annotator)
+    if standing.paused:
+        return LeaseOutcome([], f"paused: {standing.pause_reason or 'no reason given'}")
+    held = await conn.fetch(_HELD_SQL, pid, annotator)
+    held_qualification = sum(1 for r in held if r["qualification"])
+    phase_ = phase(policy, standing, held_qualification)
+    if phase_ is Phase.FAILED:
+        return LeaseOutcome([], Phase.FAILED.value)
+    want = wanted(count, policy)
+    task_ids: list[uuid.UUID] = [r["task_id"] for r in held[:want]]
+    allowed = new_leases_allowed(policy, standing, want=want, held=len(held), held_qualification=held_qualification,
+                                 phase_=phase_)
+    picked: list[TaskRow] = []
+    served, gold_served = standing.served_total, standing.gold_served
+    for _ in range(allowed):
+        task: TaskRow | None
+        if phase_ is Phase.QUALIFYING:
+            task = await _lease_gold(conn, project, annotator, qualification=True)
+        else:
+            task = None
+            if gold_due(policy.gold_ratio, gold_served, served):
+                task = await _lease_gold(conn, project, annotator, qualification=False)
+            if task is None:
+                task = await _lease_regular(conn, project, annotator)
+            if task is not None:
+                served += 1
+                gold_served += task.gold
+        if task is None:
+            break
+        picked.append(task)
+    await count_served(conn, pid, annotator, served=served - standing.served_total,
+                       gold=gold_served - standing.gold_served)
+    # Items after all slots, in id order (the lock order of every transaction that locks several items).
+    by_item = {t.item_id: t for t in picked if not t.gold}
+    for item in await lock_items(conn, by_item):
+        new_state = item_state_after_lease(item.state)
+        if new_state is not item.state:
+            await set_item_state(conn, item, new_state, actor=annotator, reason="first slot leased",
+                                 task_id=by_item[item.item_id].task_id)
+    task_ids.extend(t.task_id for t in picked)
+    if not task_ids:
+        held_regular = len(held) - held_qualification
+        if phase_ is Phase.PENDING:
+            reason = Phase.PENDING.value
+        elif phase_ is Phase.REGULAR and cap_reached(policy, standing, held_regular):
+            reason = REASON_CAP
+        else:
+            reason = REASON_EMPTY
+        return LeaseOutcome([], reason)
+    views = []
+    for task_id in task_ids:
+        view = await load_task(conn, task_id)
+        assert view is not None
+        views.append(view)
+    return LeaseOutcome(views, "")
+
+
+async def _lease_regular(conn: asyncpg.Connection, project: Project, annotator: str) -> TaskRow | None:
+    row = await conn.fetchrow(PICK_SQL, project.project_id, annotator)
     if row is None:
         return None
-    task_id: uuid.UUID = row["task_id"]
-    check_task_transition(row["state"], TaskState.ASSIGNED)
+    task = TaskRow.from_record(row)
+    await transitions.assign(conn, task, annotator, lease_seconds=project.policy.lease_seconds,
+                             schema_version=project.schema_version)
+    return task
+
+
+async def _lease_gold(conn: asyncpg.Connection, project: Project, annotator: str, *,
+                      qualification: bool) -> TaskRow | None:
+    """A fresh task on a gold item the annotator never had (one task per annotator and gold item)."""
+    item_id = await conn.fetchval(_GOLD_PICK_SQL, project.project_id, annotator)
+    if item_id is None:
+        return None
+    task = TaskRow(task_id=uuid.uuid4(), item_id=item_id, project_id=project.project_id, round=1,
+                   state=TaskState.UNASSIGNED, annotator_id=None, gold=True)
     await conn.execute(
-        "UPDATE tasks SET state = 'assigned', annotator_id = $2, lease_expires_at = now() + make_interval(secs => $3),"
-        " updated_at = now() WHERE task_id = $1",
-        task_id, annotator, float(lease_seconds),
+        "INSERT INTO tasks (task_id, item_id, project_id, slot, round, state, gold) VALUES ($1, $2, $3, 0, 1,"
+        " 'unassigned', true)",
+        task.task_id, task.item_id, task.project_id,
     )
-    expired_holder = row["annotator_id"]
-    reason = f"lease of {expired_holder!r} expired; re-leased" if expired_holder else "leased"
-    await record_history(conn, subject="task", item_id=row["item_id"], task_id=task_id, actor=annotator,
-                         from_state=row["state"], to_state=TaskState.ASSIGNED, reason=reason)
-    item = await lock_item(conn, row["item_id"])
-    assert item is not None, "a task without its item"
-    new_state = item_state_after_lease(item.state)
-    if new_state is not item.state:
-        check_item_transition(item.state, new_state)
-        await set_item_state(conn, item, new_state, actor=annotator, reason="first slot leased", task_id=task_id)
-    return task_id
+    await transitions.assign(conn, task, annotator, lease_seconds=project.policy.lease_seconds,
+                             schema_version=project.schema_version, qualification=qualification,
+                             reason="leased (qualification)" if qualification else "leased")
+    return TaskRow(task_id=task.task_id, item_id=item_id, project_id=task.project_id, round=1,
+                   state=TaskState.ASSIGNED, annotator_id=annotator, gold=True, qualification=qualification)
 
 
 async def heartbeat(conn: asyncpg.Connection, task_id: str, annotator_id: str) -> datetime:
@@ -168,7 +249,8 @@ async def heartbeat(conn: asyncpg.Connection, task_id: str, annotator_id: str) -
 
 
 async def skip_task(conn: asyncpg.Connection, task_id: str, annotator_id: str, reason: str) -> None:
-    """The holder gives the slot back to the queue and never gets this item again. A retried skip is a no-op."""
+    """The holder gives the slot back to the queue for someone else and never gets this item again. A retried skip
+    is a no-op."""
     tid = parse_uuid(task_id, "task_id")
     annotator = require_annotator(annotator_id)
     if len(reason) > MAX_REASON_CHARS:
@@ -182,24 +264,11 @@ async def skip_task(conn: asyncpg.Connection, task_id: str, annotator_id: str, r
         if already:
             return
         await check_holder(conn, task, annotator)
-        check_task_transition(task.state, TaskState.UNASSIGNED)
-        await conn.execute(
-            "UPDATE tasks SET state = 'unassigned', annotator_id = NULL, lease_expires_at = NULL, updated_at = now()"
-            " WHERE task_id = $1",
-            tid,
-        )
         await conn.execute(
             "INSERT INTO skips (item_id, annotator_id, task_id, round, reason) VALUES ($1, $2, $3, $4, $5)"
             " ON CONFLICT DO NOTHING",
             task.item_id, annotator, tid, task.round, reason,
         )
-        await record_history(conn, subject="task", item_id=task.item_id, task_id=tid, actor=annotator,
-                             from_state=task.state, to_state=TaskState.UNASSIGNED,
-                             reason=f"skipped: {reason}" if reason else "skipped")
-        item = await lock_item(conn, task.item_id)
-        assert item is not None, "a task without its item"
-        counts = await round_counts(conn, item.item_id, item.round)
-        new_state = item_state_after_release(item.state, counts.leased, counts.submitted)
-        if new_state is not item.state:
-            check_item_transition(item.state, new_state)
-            await set_item_state(conn, item, new_state, actor=annotator, reason="last lease skipped", task_id=tid)
+        why = f"skipped: {reason}" if reason else "skipped"
+        await release_tasks(conn, [task], actor=annotator, reason=lambda _: why)
+

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
 
@@ -11,26 +10,22 @@ import asyncpg
 from annotary.events.v1 import events_pb2
 from annotary.orchestrator.v1 import orchestrator_pb2
 from annotary_common import outbox, topics
-from annotary_common.grpc_util import InvalidArgument
+from annotary_common.grpc_util import InvalidArgument, NotFound
 from annotary_orchestrator.domain.results import InvalidResult, parse_result
-from annotary_orchestrator.domain.states import (
-    ItemState,
-    TaskState,
-    check_item_transition,
-    check_task_transition,
-    item_state_after_submit,
-)
+from annotary_orchestrator.domain.states import ItemState, TaskState, item_state_after_submit
+from annotary_orchestrator.service_layer import transitions
+from annotary_orchestrator.service_layer.annotators import count_submitted, lock_annotator
 from annotary_orchestrator.service_layer.common import (
     PRODUCER,
     LockedItem,
     lock_item,
     parse_uuid,
-    record_history,
     require_annotator,
     round_counts,
     set_item_state,
 )
-from annotary_orchestrator.service_layer.leasing import check_holder, lock_task
+from annotary_orchestrator.service_layer.leasing import check_holder
+from annotary_orchestrator.service_layer.transitions import TaskRow, lock_task
 from annotary_orchestrator.service_layer.views import load_task, timestamp
 
 MAX_LEAD_TIME_MS = 30 * 24 * 3600 * 1000
@@ -46,9 +41,10 @@ async def submit_task(conn: asyncpg.Connection, task_id: str, annotator_id: str,
                       lead_time_ms: int) -> SubmitOutcome:
     """Submit the holder's result.
 
-    A lease that expired but nobody took over is still accepted; a re-leased one is "lease lost". Re-submitting a
-    task this annotator already submitted returns it unchanged (the first result stays) and emits nothing; its
-    ``item_complete`` then tells whether the item's round is complete.
+    A lease that expired but was not re-queued yet is still accepted; a re-queued, released or re-leased one is
+    "lease lost". Re-submitting a task this annotator already submitted returns it unchanged (the first result stays)
+    and emits nothing; its ``item_complete`` then tells whether the item's round is complete. A gold task emits its
+    own ``task.submitted`` (is_gold, gold_json, qualification, the one submission) and is complete at once.
     """
     tid = parse_uuid(task_id, "task_id")
     annotator = require_annotator(annotator_id)
@@ -59,57 +55,91 @@ async def submit_task(conn: asyncpg.Connection, task_id: str, annotator_id: str,
     if not 0 <= lead_time_ms <= MAX_LEAD_TIME_MS:
         raise InvalidArgument(f"lead_time_ms must be between 0 and {MAX_LEAD_TIME_MS}, got {lead_time_ms}")
     async with conn.transaction():
+        project_id = await conn.fetchval("SELECT project_id FROM tasks WHERE task_id = $1", tid)
+        if project_id is None:
+            raise NotFound(f"task_id {tid} not found")
+        await lock_annotator(conn, project_id, annotator)  # lock order: annotator, task, item
         task = await lock_task(conn, tid)
         if task.state is TaskState.SUBMITTED and task.annotator_id == annotator:
-            counts = await round_counts(conn, task.item_id, task.round)
             view = await load_task(conn, tid)
             assert view is not None
+            if task.gold:
+                return SubmitOutcome(task=view, item_complete=True)
+            counts = await round_counts(conn, task.item_id, task.round)
             return SubmitOutcome(task=view, item_complete=counts.submitted == counts.slots)
         await check_holder(conn, task, annotator)
-        check_task_transition(task.state, TaskState.SUBMITTED)
-        await conn.execute(
-            "UPDATE tasks SET state = 'submitted', result_json = $2::jsonb, lead_time_ms = $3, submitted_at = now(),"
-            " lease_expires_at = NULL, updated_at = now() WHERE task_id = $1",
-            tid, json.dumps(regions), lead_time_ms,
-        )
-        await record_history(conn, subject="task", item_id=task.item_id, task_id=tid, actor=annotator,
-                             from_state=task.state, to_state=TaskState.SUBMITTED, reason="submitted")
-        # The item lock serialises the last submissions of a round: the count below sees every committed one,
-        # so exactly one transaction finds the round complete and emits task.submitted.
-        item = await lock_item(conn, task.item_id)
-        assert item is not None, "a task without its item"
-        counts = await round_counts(conn, item.item_id, item.round)
-        new_state = item_state_after_submit(item.state, counts.submitted, counts.slots)
-        if new_state is not item.state:
-            check_item_transition(item.state, new_state)
-            reason = "all slots submitted" if new_state is ItemState.SUBMITTED else "first submissions in"
-            await set_item_state(conn, item, new_state, actor=annotator, reason=reason, task_id=tid)
-        complete = new_state is ItemState.SUBMITTED and item.state is not ItemState.SUBMITTED
-        if complete:
-            await _emit_task_submitted(conn, item)
+        await transitions.submit(conn, task, annotator, regions, lead_time_ms)
+        await count_submitted(conn, project_id, annotator, qualification=task.qualification)
+        if task.gold:  # no item transition: the gold item is not locked, annotators submit it in parallel
+            await _emit_gold_submitted(conn, task)
+            complete = True
+        else:
+            item = await lock_item(conn, task.item_id)
+            assert item is not None, "a task without its item"
+            complete = await _settle_item(conn, item, annotator, tid)
         view = await load_task(conn, tid)
         assert view is not None
     return SubmitOutcome(task=view, item_complete=complete)
 
 
+async def _settle_item(conn: asyncpg.Connection, item: LockedItem, annotator: str, task_id: uuid.UUID) -> bool:
+    """The item after a regular submission; True (and task.submitted staged) when it completed the round.
+
+    The item lock serialises the last submissions of a round: the count below sees every committed one, so exactly
+    one transaction finds the round complete and emits task.submitted.
+    """
+    counts = await round_counts(conn, item.item_id, item.round)
+    new_state = item_state_after_submit(item.state, counts.submitted, counts.slots)
+    if new_state is not item.state:
+        reason = "all slots submitted" if new_state is ItemState.SUBMITTED else "first submissions in"
+        await set_item_state(conn, item, new_state, actor=annotator, reason=reason, task_id=task_id)
+    complete = new_state is ItemState.SUBMITTED and item.state is not ItemState.SUBMITTED
+    if complete:
+        await _emit_task_submitted(conn, item)
+    return complete
+
+
+_SUBMISSION_COLUMNS = ("task_id, annotator_id, result_json::text AS result_json, lead_time_ms, submitted_at,"
+                       " schema_version, prelabel_model_versions")
+
+
+def _submission(row: asyncpg.Record) -> events_pb2.Submission:
+    sub = events_pb2.Submission(task_id=str(row["task_id"]), annotator_id=row["annotator_id"],
+                                result_json=row["result_json"], lead_time_ms=row["lead_time_ms"] or 0,
+                                schema_version=row["schema_version"],
+                                prelabel_model_versions=list(row["prelabel_model_versions"]))
+    sub.submitted_at.CopyFrom(timestamp(row["submitted_at"]))
+    return sub
+
+
 async def submissions_of(conn: asyncpg.Connection, item_id: uuid.UUID, round_: int) -> list[events_pb2.Submission]:
     rows = await conn.fetch(
-        "SELECT task_id, annotator_id, result_json::text AS result_json, lead_time_ms, submitted_at FROM tasks"
-        " WHERE item_id = $1 AND round = $2 AND state = 'submitted' ORDER BY slot",
+        f"SELECT {_SUBMISSION_COLUMNS} FROM tasks"
+        " WHERE item_id = $1 AND round = $2 AND state = 'submitted' AND NOT gold ORDER BY slot",
         item_id, round_,
     )
-    out = []
-    for row in rows:
-        sub = events_pb2.Submission(task_id=str(row["task_id"]), annotator_id=row["annotator_id"],
-                                    result_json=row["result_json"], lead_time_ms=row["lead_time_ms"] or 0)
-        sub.submitted_at.CopyFrom(timestamp(row["submitted_at"]))
-        out.append(sub)
-    return out
+    return [_submission(row) for row in rows]
+
+
+def _snapshot(raw: bytes) -> events_pb2.ItemSnapshot:
+    snapshot = events_pb2.ItemSnapshot()
+    snapshot.ParseFromString(raw)
+    return snapshot
 
 
 async def _emit_task_submitted(conn: asyncpg.Connection, item: LockedItem) -> None:
-    snapshot = events_pb2.ItemSnapshot()
-    snapshot.ParseFromString(item.snapshot)
-    payload = events_pb2.TaskSubmitted(item=snapshot, submissions=await submissions_of(conn, item.item_id, item.round),
-                                       round=item.round)
+    submissions = await submissions_of(conn, item.item_id, item.round)
+    payload = events_pb2.TaskSubmitted(item=_snapshot(item.snapshot), submissions=submissions, round=item.round)
     await outbox.add_event(conn, topics.TASK_SUBMITTED, key=str(item.item_id), payload=payload, producer=PRODUCER)
+
+
+async def _emit_gold_submitted(conn: asyncpg.Connection, task: TaskRow) -> None:
+    """One event per gold submission (a fresh event id each), for qa to score against gold_json."""
+    row = await conn.fetchrow(f"SELECT {_SUBMISSION_COLUMNS} FROM tasks WHERE task_id = $1", task.task_id)
+    item = await conn.fetchrow("SELECT snapshot, gold_json::text AS gold_json FROM items WHERE item_id = $1",
+                               task.item_id)
+    assert row is not None and item is not None
+    payload = events_pb2.TaskSubmitted(item=_snapshot(bytes(item["snapshot"])), submissions=[_submission(row)],
+                                       round=task.round, is_gold=True, gold_json=item["gold_json"] or "[]",
+                                       qualification=task.qualification)
+    await outbox.add_event(conn, topics.TASK_SUBMITTED, key=str(task.item_id), payload=payload, producer=PRODUCER)

@@ -49,7 +49,11 @@ def parse_review(text: str) -> ReviewPolicy:
     raise PolicyError("review", f"{value!r} is not allowed (allowed: {', '.join(REVIEW_MODES)})")
 
 
-def check_threshold(value: float) -> float:
+def check_fraction(field: str, value: float) -> float:
     if not math.isfinite(value) or not 0.0 <= value <= 1.0:
-        raise PolicyError("agreement_threshold", f"must be between 0 and 1, got {value!r}")
+        raise PolicyError(field, f"must be between 0 and 1, got {value!r}")
     return value
+
+
+def check_threshold(value: float) -> float:
+    return check_fraction("agreement_threshold", value)

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from annotary_qa.domain.metrics import geometry, rle
+from annotary_qa.domain.metrics.spans import overlapping
 from annotary_qa.domain.schema import LabelSchema, has_nul, reject_constant, show
 
 # The rule names, as they appear in Violation.rule.
@@ -29,7 +31,19 @@ RULES: tuple[str, ...] = (
     "span_inside_text",
     "span_not_whitespace",
     "choice_known",
+    "choice_unique",
+    "choice_required",
     "polygon_min_points",
+    "polygon_valid",
+    "polyline_fields",
+    "points_inside_image",
+    "keypoints_fields",
+    "mask_fields",
+    "mask_size",
+    "span_overlap",
+    "exclusive_classes",
+    "region_id_unique",
+    "relation_endpoints",
 )
 
 BBOX_TOLERANCE_PX = 0.5
@@ -83,6 +97,12 @@ def validate_result(result: Any, schema: LabelSchema, item: ItemFacts) -> list[V
     violations: list[Violation] = []
     for index, region in enumerate(result):
         violations.extend(_validate_region(index, region, schema, item))
+    bad_regions = {v.region_index for v in violations}
+    regions = [(i, r) for i, r in enumerate(result) if i not in bad_regions]  # whole-result rules see sound ones
+    violations.extend(_check_ids_and_relations(result, schema))
+    violations.extend(_check_choices_once_and_required(regions, schema))
+    violations.extend(_check_span_overlap(regions, schema))
+    violations.extend(_check_exclusive(regions, schema))
     return violations
 
 
@@ -212,7 +232,11 @@ def _check_choice(i: int, region: dict[str, Any], schema: LabelSchema, _item: It
                       f"(allowed: {options})", i)]
 
 
-def _check_polygon(i: int, region: dict[str, Any], _schema: LabelSchema, _item: ItemFacts) -> list[Violation]:
+def _points(region: dict[str, Any]) -> list[tuple[float, float]]:
+    return [(float(p[0]), float(p[1])) for p in region["points"]]
+
+
+def _check_polygon(i: int, region: dict[str, Any], schema: LabelSchema, item: ItemFacts) -> list[Violation]:
     points = region.get("points")
     if not isinstance(points, list) or not all(_is_xy(p) for p in points):
         got = "missing" if "points" not in region else f"got {show(points)}"
@@ -221,7 +245,189 @@ def _check_polygon(i: int, region: dict[str, Any], _schema: LabelSchema, _item: 
     if len(points) < 3:
         return [Violation("polygon_min_points", f'region {i}: field "points" has {len(points)} point(s) '
                           "(allowed: at least 3)", i)]
+    distinct = geometry.distinct_points(_points(region))
+    if len(distinct) < 3:
+        return [Violation("polygon_min_points", f'region {i}: field "points" has {len(distinct)} distinct point(s) '
+                          "(allowed: at least 3)", i)]
+    out = _inside_image_points(i, _points(region), item)
+    if not schema.rules.allow_self_intersection:
+        crossing = geometry.self_intersection(distinct)
+        if crossing is not None:
+            a, b = crossing
+            out.append(Violation("polygon_valid", f"region {i}: polygon edges {a} and {b} intersect (allowed: a "
+                                 "simple polygon whose edges meet only at shared vertices; "
+                                 "rules.allow_self_intersection is false)", i))
+            return out
+    if geometry.filled_area(distinct) == 0:
+        out.append(Violation("polygon_valid", f"region {i}: polygon has zero area (allowed: a polygon enclosing "
+                             "some area)", i))
+    return out
+
+
+def _check_polyline(i: int, region: dict[str, Any], _schema: LabelSchema, item: ItemFacts) -> list[Violation]:
+    points = region.get("points")
+    if not isinstance(points, list) or len(points) < 2 or not all(_is_xy(p) for p in points):
+        got = "missing" if "points" not in region else f"got {show(points)}"
+        return [Violation("polyline_fields", f'region {i}: field "points" must be a list of at least 2 [x, y] number '
+                          f"pairs, {got}", i)]
+    return _inside_image_points(i, _points(region), item)
+
+
+def _inside_image_points(i: int, points: list[tuple[float, float]], item: ItemFacts) -> list[Violation]:
+    if item.width <= 0 or item.height <= 0:
+        return []
+    tol = BBOX_TOLERANCE_PX
+    for k, (x, y) in enumerate(points):
+        if not (-tol <= x <= item.width + tol and -tol <= y <= item.height + tol):
+            return [Violation("points_inside_image", f"region {i}: point {k} ({_fmt(x)}, {_fmt(y)}) is outside the "
+                              f"image {item.width}x{item.height} (allowed: 0 <= x <= {item.width}, "
+                              f"0 <= y <= {item.height})", i)]
     return []
+
+
+def _is_keypoint(p: Any) -> bool:
+    return (isinstance(p, list) and len(p) == 3 and _is_finite_number(p[0]) and _is_finite_number(p[1])
+            and not isinstance(p[2], bool) and p[2] in (0, 1, 2))
+
+
+def _check_keypoints(i: int, region: dict[str, Any], schema: LabelSchema, item: ItemFacts) -> list[Violation]:
+    points = region.get("points")
+    if not isinstance(points, list) or not points or not all(_is_keypoint(p) for p in points):
+        got = "missing" if "points" not in region else f"got {show(points)}"
+        return [Violation("keypoints_fields", f'region {i}: field "points" must be a non-empty list of [x, y, v] with '
+                          f"v 0 (not labelled), 1 (hidden) or 2 (visible), {got}", i)]
+    sigmas = schema.rules.keypoint_sigmas
+    if sigmas is not None and len(points) != len(sigmas):
+        return [Violation("keypoints_fields", f'region {i}: field "points" has {len(points)} keypoint(s) (allowed: '
+                          f"{len(sigmas)}, one per rules.keypoint_sigmas)", i)]
+    return _inside_image_points(i, [(float(p[0]), float(p[1])) for p in points if p[2] > 0], item)
+
+
+def _check_mask(i: int, region: dict[str, Any], _schema: LabelSchema, item: ItemFacts) -> list[Violation]:
+    mask = region.get("rle")
+    need = ('a COCO RLE {"size": [h, w], "counts": compressed string or list of run lengths} covering at least '
+            "one pixel")
+
+    def bad(problem: str) -> list[Violation]:
+        return [Violation("mask_fields", f'region {i}: field "rle" {problem} (allowed: {need})', i)]
+
+    if not isinstance(mask, dict):
+        return bad("is missing" if "rle" not in region else f"must be an object, got {show(mask)}")
+    size = mask.get("size")
+    if (not isinstance(size, list) or len(size) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)):
+        return bad(f"has size {show(size)}, not [h, w] positive integers")
+    counts = mask.get("counts")
+    if not isinstance(counts, str | list):
+        return bad(f"has counts {show(counts)}")
+    try:
+        runs = rle.decode_counts(counts)
+    except rle.RleError as exc:
+        return bad(f"has counts that do not decode ({exc})")
+    h, w = size
+    if sum(runs) != h * w:
+        return bad(f"has runs adding up to {sum(runs)} pixels, not h * w = {h * w}")
+    if rle.area(runs) == 0:
+        return bad("covers no pixel")
+    if item.width > 0 and item.height > 0 and (h, w) != (item.height, item.width):
+        return [Violation("mask_size", f'region {i}: field "rle.size" is [{h}, {w}] (allowed: [{item.height}, '
+                          f"{item.width}], the image's [height, width])", i)]
+    return []
+
+
+def _check_relation(i: int, region: dict[str, Any], _schema: LabelSchema, _item: ItemFacts) -> list[Violation]:
+    missing = [f for f in ("from", "to") if f not in region or isinstance(region[f], dict | list) or region[f] is None]
+    if missing:
+        return [Violation("relation_endpoints", f'region {i}: field "{missing[0]}" must name the "id" of another '
+                          'region of the result (allowed: "from" and "to" region ids)', i)]
+    return []
+
+
+def _id_key(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def _check_ids_and_relations(result: list[Any], _schema: LabelSchema) -> list[Violation]:
+    out: list[Violation] = []
+    first: dict[str, int] = {}
+    for i, region in enumerate(result):
+        if isinstance(region, dict) and "id" in region:
+            key = _id_key(region["id"])
+            if key in first:
+                out.append(Violation("region_id_unique", f'region {i}: "id" {show(region["id"])} is already the id of '
+                                     f"region {first[key]} (allowed: ids unique within a result)", i))
+            else:
+                first[key] = i
+    for i, region in enumerate(result):
+        if not isinstance(region, dict) or region.get("type") != "relation":
+            continue
+        for end in ("from", "to"):
+            if end not in region or isinstance(region[end], dict | list) or region[end] is None:
+                continue  # reported by the region check
+            target = first.get(_id_key(region[end]))
+            if target is None:
+                ids = ", ".join(show(r["id"]) for r in result if isinstance(r, dict) and "id" in r) or "none"
+                out.append(Violation("relation_endpoints", f'region {i}: field "{end}" {show(region[end])} is not the '
+                                     f"id of a region of the result (allowed: {ids})", i))
+            elif target == i or result[target].get("type") == "relation":
+                out.append(Violation("relation_endpoints", f'region {i}: field "{end}" {show(region[end])} names a '
+                                     "relation (allowed: a non-relation region's id)", i))
+    return out
+
+
+def _check_choices_once_and_required(regions: list[tuple[int, Any]], schema: LabelSchema) -> list[Violation]:
+    out: list[Violation] = []
+    seen: dict[str, int] = {}
+    for i, region in regions:
+        if region.get("type") != "choice":
+            continue
+        name = region["name"]
+        if name in seen:
+            out.append(Violation("choice_unique", f'region {i}: choice "{name}" is already answered in region '
+                                 f"{seen[name]} (allowed: one answer per choice)", i))
+        else:
+            seen[name] = i
+    required = schema.required_choices
+    for name in required:
+        if name not in seen:
+            out.append(Violation("choice_required", f'result: required choice "{name}" is not answered '
+                                 f"(required: {', '.join(required)})", -1))
+    return out
+
+
+def _check_span_overlap(regions: list[tuple[int, Any]], schema: LabelSchema) -> list[Violation]:
+    if schema.rules.allow_overlap:
+        return []
+    spans = [(i, (int(r["start"]), int(r["end"]), str(r["label"]))) for i, r in regions if r.get("type") == "span"]
+    found = overlapping(spans)
+    if found is None:
+        return []
+    a, b = found
+    sa, sb = dict(spans)[a], dict(spans)[b]
+    return [Violation("span_overlap", f"region {b}: span [{sb[0]}, {sb[1]}) overlaps region {a}'s span "
+                      f"[{sa[0]}, {sa[1]}) (allowed: no overlapping spans; rules.allow_overlap is false)", b)]
+
+
+def _check_exclusive(regions: list[tuple[int, Any]], schema: LabelSchema) -> list[Violation]:
+    if not schema.rules.exclusive:
+        return []
+    present: dict[str, int] = {}  # class -> first region carrying it
+    for i, region in regions:
+        if region.get("type") == "choice":
+            value = region.get("value")
+            for v in value if isinstance(value, list) else [value]:
+                present.setdefault(v, i)
+        elif isinstance(region.get("label"), str):
+            present.setdefault(region["label"], i)
+    out: list[Violation] = []
+    for g, group in enumerate(schema.rules.exclusive):
+        hits = [name for name in group if name in present]
+        if len(hits) > 1:
+            names = " and ".join(f'"{h}"' for h in hits)
+            out.append(Violation("exclusive_classes", f"result: {names} are mutually exclusive (regions "
+                                 f"{', '.join(str(present[h]) for h in hits)}; rules.exclusive[{g}]: "
+                                 f"{', '.join(group)})", -1))
+    return out
 
 
 _SHAPE_CHECKS: dict[str, Callable[[int, dict[str, Any], LabelSchema, ItemFacts], list[Violation]]] = {
@@ -229,6 +435,10 @@ _SHAPE_CHECKS: dict[str, Callable[[int, dict[str, Any], LabelSchema, ItemFacts],
     "span": _check_span,
     "choice": _check_choice,
     "polygon": _check_polygon,
+    "polyline": _check_polyline,
+    "keypoints": _check_keypoints,
+    "mask": _check_mask,
+    "relation": _check_relation,
 }
 
 

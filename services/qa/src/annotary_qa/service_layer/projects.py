@@ -11,6 +11,7 @@ import asyncpg
 from annotary_qa.domain.policy import (
     PolicyError,
     ReviewPolicy,
+    check_fraction,
     check_threshold,
     parse_review,
 )
@@ -32,6 +33,9 @@ class StaleSchemaVersion(Exception):
     """A ConfigureProject older than the schema version already stored."""
 
 
+DEFAULT_GOLD_MIN_ACCURACY = 0.85
+
+
 @dataclass(frozen=True)
 class Project:
     project_id: str
@@ -39,6 +43,10 @@ class Project:
     schema_version: int
     agreement_threshold: float
     review: ReviewPolicy
+    gold_min_accuracy: float = DEFAULT_GOLD_MIN_ACCURACY
+    qualification_items: int = 0
+    qualification_min_accuracy: float = DEFAULT_GOLD_MIN_ACCURACY
+    overlap: int = 0
 
 
 @dataclass(frozen=True)
@@ -51,33 +59,52 @@ class ProjectConfig:
     schema_version: int
     agreement_threshold: float
     review: ReviewPolicy
+    gold_min_accuracy: float = DEFAULT_GOLD_MIN_ACCURACY
+    qualification_items: int = 0
+    qualification_min_accuracy: float = DEFAULT_GOLD_MIN_ACCURACY
+    overlap: int = 0
 
 
 def check_config(project_id: str, schema_json: str, schema_version: int, agreement_threshold: float,
-                 review: str) -> ProjectConfig:
+                 review: str, gold_min_accuracy: float = DEFAULT_GOLD_MIN_ACCURACY, qualification_items: int = 0,
+                 qualification_min_accuracy: float = DEFAULT_GOLD_MIN_ACCURACY, overlap: int = 0) -> ProjectConfig:
     """Check a configuration before it touches the database; raises SchemaError / PolicyError."""
     if not project_id.strip():
         raise PolicyError("project_id", "is required")
     schema = parse_schema_json(schema_json)
     if schema_version < 1:
         raise PolicyError("schema_version", f"must be >= 1, got {schema_version}")
+    if qualification_items < 0:
+        raise PolicyError("qualification_items", f"must be >= 0, got {qualification_items}")
+    if overlap < 0:
+        raise PolicyError("overlap", f"must be >= 0 (0: not given), got {overlap}")
     return ProjectConfig(project_id=project_id, schema_doc=schema_json, schema=schema, schema_version=schema_version,
-                         agreement_threshold=check_threshold(agreement_threshold), review=parse_review(review))
+                         agreement_threshold=check_threshold(agreement_threshold), review=parse_review(review),
+                         gold_min_accuracy=check_fraction("gold_min_accuracy", gold_min_accuracy),
+                         qualification_items=qualification_items,
+                         qualification_min_accuracy=check_fraction("qualification_min_accuracy",
+                                                                   qualification_min_accuracy),
+                         overlap=overlap)
 
 
 async def configure_project(conn: asyncpg.Connection, config: ProjectConfig) -> None:
     """Store or replace the project's schema and policy; an older schema_version than stored is refused."""
     stored = await conn.fetchval(
         """
-        INSERT INTO projects (project_id, schema, schema_version, agreement_threshold, review)
-        VALUES ($1, $2::jsonb, $3, $4, $5)
+        INSERT INTO projects (project_id, schema, schema_version, agreement_threshold, review, gold_min_accuracy,
+                              qualification_items, qualification_min_accuracy, overlap)
+        VALUES ($1, $2::jsonb, $3, $4, $5, $6, $7, $8, $9)
         ON CONFLICT (project_id) DO UPDATE
            SET schema = EXCLUDED.schema, schema_version = EXCLUDED.schema_version,
-               agreement_threshold = EXCLUDED.agreement_threshold, review = EXCLUDED.review, updated_at = now()
+               agreement_threshold = EXCLUDED.agreement_threshold, review = EXCLUDED.review,
+               gold_min_accuracy = EXCLUDED.gold_min_accuracy, qualification_items = EXCLUDED.qualification_items,
+               qualification_min_accuracy = EXCLUDED.qualification_min_accuracy, overlap = EXCLUDED.overlap,
+               updated_at = now()
          WHERE projects.schema_version <= EXCLUDED.schema_version
         RETURNING true
         """,
         config.project_id, config.schema_doc, config.schema_version, config.agreement_threshold, config.review.text,
+        config.gold_min_accuracy, config.qualification_items, config.qualification_min_accuracy, config.overlap,
     )
     if not stored:
         current = await conn.fetchval("SELECT schema_version FROM projects WHERE project_id = $1", config.project_id)
@@ -87,13 +114,16 @@ async def configure_project(conn: asyncpg.Connection, config: ProjectConfig) -> 
 
 async def load_project(conn: asyncpg.Connection, project_id: str) -> Project:
     row = await conn.fetchrow(
-        "SELECT schema, schema_version, agreement_threshold, review FROM projects WHERE project_id = $1", project_id
+        "SELECT schema, schema_version, agreement_threshold, review, gold_min_accuracy, qualification_items,"
+        " qualification_min_accuracy, overlap FROM projects WHERE project_id = $1", project_id
     )
     if row is None:
         raise UnknownProject(project_id)
     return Project(project_id=project_id, schema=parse_schema(json.loads(row["schema"])),
                    schema_version=row["schema_version"], agreement_threshold=row["agreement_threshold"],
-                   review=parse_review(row["review"]))
+                   review=parse_review(row["review"]), gold_min_accuracy=row["gold_min_accuracy"],
+                   qualification_items=row["qualification_items"],
+                   qualification_min_accuracy=row["qualification_min_accuracy"], overlap=row["overlap"])
 
 
 async def validate_annotation(conn: asyncpg.Connection, project_id: str, item: ItemFacts,

@@ -1,0 +1,119 @@
+"""Task transitions: the only writers of a task's state. Each checks the move against the state machine
+(``domain.states``: IllegalTransition otherwise) and writes the history row (who, when, from, to, why)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from annotary_common.grpc_util import NotFound
+from annotary_orchestrator.domain.states import (
+    TaskState,
+    check_task_transition,
+    item_state_after_release,
+)
+from annotary_orchestrator.service_layer.common import lock_items, record_history, round_counts, set_item_state
+
+TASK_COLUMNS = "task_id, item_id, project_id, round, state, annotator_id, gold, qualification, lease_expires_at"
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    task_id: uuid.UUID
+    item_id: uuid.UUID
+    project_id: uuid.UUID
+    round: int
+    state: TaskState
+    annotator_id: str | None
+    gold: bool = False
+    qualification: bool = False
+
+    @classmethod
+    def from_record(cls, row: asyncpg.Record) -> TaskRow:
+        return cls(task_id=row["task_id"], item_id=row["item_id"], project_id=row["project_id"], round=row["round"],
+                   state=TaskState(row["state"]), annotator_id=row["annotator_id"], gold=row["gold"],
+                   qualification=row["qualification"])
+
+
+async def lock_task(conn: asyncpg.Connection, task_id: uuid.UUID) -> TaskRow:
+    """The task row locked for the transaction; NOT_FOUND when unknown."""
+    row = await conn.fetchrow(f"SELECT {TASK_COLUMNS} FROM tasks WHERE task_id = $1 FOR UPDATE", task_id)
+    if row is None:
+        raise NotFound(f"task_id {task_id} not found")
+    return TaskRow.from_record(row)
+
+
+async def assign(conn: asyncpg.Connection, task: TaskRow, annotator: str, *, lease_seconds: int, schema_version: int,
+                 qualification: bool = False, reason: str = "leased") -> None:
+    """``unassigned -> assigned``: a lease for ``annotator``, recording the schema version and the model versions of
+    the item's predictions at this moment (they travel with the submission)."""
+    check_task_transition(task.state, TaskState.ASSIGNED)
+    await conn.execute(
+        "UPDATE tasks SET state = 'assigned', annotator_id = $2, lease_expires_at = now() + make_interval(secs => $3),"
+        " leased_at = now(), schema_version = $4, qualification = $5,"
+        " prelabel_model_versions = ARRAY(SELECT model_version FROM predictions p WHERE p.item_id = tasks.item_id"
+        "                                 ORDER BY model_version),"
+        " updated_at = now() WHERE task_id = $1",
+        task.task_id, annotator, float(lease_seconds), schema_version, qualification,
+    )
+    await record_history(conn, subject="task", item_id=task.item_id, task_id=task.task_id, actor=annotator,
+                         from_state=task.state, to_state=TaskState.ASSIGNED, reason=reason)
+
+
+async def release(conn: asyncpg.Connection, task: TaskRow, *, actor: str, reason: str) -> None:
+    """``assigned -> unassigned``: the slot goes back to the queue (skip, expiry, pause)."""
+    check_task_transition(task.state, TaskState.UNASSIGNED)
+    await conn.execute(
+        "UPDATE tasks SET state = 'unassigned', annotator_id = NULL, lease_expires_at = NULL, leased_at = NULL,"
+        " qualification = false, updated_at = now() WHERE task_id = $1",
+        task.task_id,
+    )
+    await record_history(conn, subject="task", item_id=task.item_id, task_id=task.task_id, actor=actor,
+                         from_state=task.state, to_state=TaskState.UNASSIGNED, reason=reason)
+
+
+async def submit(conn: asyncpg.Connection, task: TaskRow, annotator: str, regions: list[Any],
+                 lead_time_ms: int) -> None:
+    """``assigned -> submitted``: the holder's result."""
+    check_task_transition(task.state, TaskState.SUBMITTED)
+    await conn.execute(
+        "UPDATE tasks SET state = 'submitted', result_json = $2::jsonb, lead_time_ms = $3, submitted_at = now(),"
+        " lease_expires_at = NULL, updated_at = now() WHERE task_id = $1",
+        task.task_id, json.dumps(regions), lead_time_ms,
+    )
+    await record_history(conn, subject="task", item_id=task.item_id, task_id=task.task_id, actor=annotator,
+                         from_state=task.state, to_state=TaskState.SUBMITTED, reason="submitted")
+
+
+async def transition_task(conn: asyncpg.Connection, task: TaskRow, to_state: TaskState | str, *, actor: str,
+                          reason: str = "", lease_seconds: int = 60, schema_version: int = 1) -> None:
+    """Any task transition by its target (checked before anything is written); the operations above do the work."""
+    target = check_task_transition(task.state, to_state)
+    if target is TaskState.ASSIGNED:
+        await assign(conn, task, actor, lease_seconds=lease_seconds, schema_version=schema_version,
+                     reason=reason or "leased")
+    elif target is TaskState.UNASSIGNED:
+        await release(conn, task, actor=actor, reason=reason or "released")
+    else:
+        await submit(conn, task, actor, [], 0)
+
+
+async def release_tasks(conn: asyncpg.Connection, tasks: Sequence[TaskRow], *, actor: str,
+                        reason: Callable[[TaskRow], str]) -> None:
+    """Give locked leases back to the queue, then settle their items (locked in id order): an ``assigned`` item with
+    no lease and no submission left in its round is ``unassigned`` again. Gold tasks have no item transition."""
+    for task in tasks:
+        await release(conn, task, actor=actor, reason=reason(task))
+    by_item = {t.item_id: t for t in tasks if not t.gold}
+    for item in await lock_items(conn, by_item):
+        counts = await round_counts(conn, item.item_id, item.round)
+        new_state = item_state_after_release(item.state, counts.leased, counts.submitted)
+        if new_state is not item.state:
+            task = by_item[item.item_id]
+            await set_item_state(conn, item, new_state, actor=actor, task_id=task.task_id,
+                                 reason=f"no lease left ({reason(task)})")
