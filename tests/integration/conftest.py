@@ -50,7 +50,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 s3_endpoint_url=s3_url,
                 s3_bucket="annotary-test",
                 import_roots=[base / "imports"],
-                extra_env={"ANNOTARY_ANNOTATION_API_MAX_BODY_BYTES": str(8 << 20)},
+                extra_env={"ANNOTARY_ANNOTATION_API_MAX_BODY_BYTES": str(8 << 20), "ANNOTARY_DATABASE_POOL_SIZE": "6"},
             )
         )
         stack.start_all()

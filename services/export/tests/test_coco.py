@@ -68,7 +68,7 @@ def test_geometry() -> None:
 
 
 def test_other_regions_and_items_are_left_out_and_unknown_labels_appended() -> None:
-    result = [
+    result: list[Any] = [
         {"type": "bbox", "label": "zebra", "x": 1, "y": 1, "w": 2, "h": 2},        # not in the schema
         {"type": "bbox", "label": "cat", "x": 1, "y": 1, "w": -2, "h": 2},          # negative size
         {"type": "bbox", "label": "cat", "x": "1", "y": 1, "w": 2, "h": 2},         # not a number

@@ -102,12 +102,14 @@ async def test_coco_export_is_built_and_loads(pool: asyncpg.Pool, store: LocalOb
     done = await get_export(pool, jsonl.export_id)
     lines = [json.loads(line) for line in (await store.get(done.object_key)).decode().splitlines()]
     assert [line["external_id"] for line in lines] == ["a.png", "b.png"]
-    assert lines[0]["annotations"] == [{"result": [CAT], "agreement": 0.75, "annotators": ["u1", "u2"]}]
+    annotation = lines[0]["annotations"][0]
+    assert (annotation["result"], annotation["agreement"], annotation["annotators"], annotation["round"]) == (
+        [CAT], 0.75, ["u1", "u2"], 1)
 
 
 async def test_requests_are_checked(pool: asyncpg.Pool) -> None:
-    with pytest.raises(InvalidArgument, match="format: 'voc' is not supported; supported formats: jsonl, coco"):
-        await create_export(pool, PROJECT, "voc", "", "")
+    with pytest.raises(InvalidArgument, match="format: 'pdf' is not supported; supported formats: jsonl, coco, voc"):
+        await create_export(pool, PROJECT, "pdf", "", "")
     with pytest.raises(InvalidArgument, match="project_id: required"):
         await create_export(pool, "", "coco", "", "")
     with pytest.raises(InvalidArgument, match="schema_json: must be a JSON object"):

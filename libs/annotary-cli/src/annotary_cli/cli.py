@@ -7,18 +7,21 @@ import os
 import secrets
 import signal
 import threading
-import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import httpx
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from annotary_cli import demo
 from annotary_cli.infra import Managed, ensure_database, start_broker, start_postgres
+from annotary_cli.sdk import Annotary, ApiError
 from annotary_cli.stack import Stack, StackConfig
 
+T = TypeVar("T")
 app = typer.Typer(help="Annotary: data labeling with measured quality.", no_args_is_help=True)
 project_app = typer.Typer(help="Manage projects.", no_args_is_help=True)
 user_app = typer.Typer(help="Manage users (admin).", no_args_is_help=True)
@@ -160,46 +163,61 @@ def user_create(
         console.print_json(data=_check(client.post("/api/v1/users", json={"username": username, "role": role})))
 
 
+def _progress() -> Progress:
+    """A progress bar on stderr (so stdout keeps the results); it draws only on a terminal."""
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=err, transient=True)
+
+
+def _sdk_call(call: Callable[[], T]) -> T:
+    try:
+        return call()
+    except ApiError as exc:
+        err.print(f"[red]{exc.status}[/] {exc.detail}")
+        raise typer.Exit(1) from None
+
+
 @app.command("import")
 def import_items(
     project: str,
     source: Annotated[str, typer.Argument(help="a .json/.jsonl file, a folder, s3://bucket/prefix or file:///folder")],
     batch: int = 200,
+    format: Annotated[str | None, typer.Option(
+        "--format", help="another tool's export: labelstudio | coco | yolo | conll (SOURCE: a file, zip or folder)")
+    ] = None,
+    sync: Annotated[bool, typer.Option(help="s3:// or file:// source: import only new or changed keys")] = False,
 ) -> None:
-    """Import items: a JSON/JSONL file of items, every file of a folder (one item per file), or a source URI
-    that the ingest service reads itself (an S3 prefix, or a folder inside its allowed import roots)."""
-    with _client() as client:
-        pid = _project_id(client, project)
+    """Import items: a JSON/JSONL file of items, every file of a folder (one item per file), a source URI that the
+    ingest service reads itself (an S3 prefix, or a folder inside its allowed import roots), or with --format
+    another tool's export (its items, accepted annotations and predictions)."""
+    with _sdk() as sdk:
+        pid = _sdk_call(lambda: sdk.project_id(project))
         if source.startswith(("s3://", "file://")):
-            reply = _check(client.post(f"/api/v1/projects/{pid}/sources", json={"uri": source}))
-            console.print(f"created {reply['created']}, duplicates {reply['duplicates']}")
+            reply = _sdk_call(lambda: sdk.import_source(pid, source, incremental=sync))
+            extra = f", unchanged {reply['unchanged']}" if sync else ""
+            console.print(f"created {reply['created']}, duplicates {reply['duplicates']}{extra}")
             return
         path = Path(source)
         if not path.exists():
             err.print(f"[red]{source} does not exist[/]")
             raise typer.Exit(2)
-        created = duplicates = 0
+        if format is not None:
+            files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+            reply = _sdk_call(lambda: sdk.import_foreign(pid, format, files))
+            console.print(f"created {reply['created']}, duplicates {reply['duplicates']}, "
+                          f"annotations {reply['annotations']}, predictions {reply['predictions']}")
+            return
         if path.is_file() and path.suffix in (".json", ".jsonl"):
-            fmt = "jsonl" if path.suffix == ".jsonl" else "json"
-            reply = _check(
-                client.post(
-                    f"/api/v1/projects/{pid}/items",
-                    params={"format": fmt},
-                    content=path.read_bytes(),
-                    headers={"content-type": "application/json"},
-                )
-            )
+            reply = _sdk_call(lambda: sdk.import_file(pid, path))
             created, duplicates = reply["created"], reply["duplicates"]
         else:
             files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-            for start in range(0, len(files), batch):
-                chunk = files[start : start + batch]
-                upload = [
-                    ("files", (str(p.relative_to(path)) if path.is_dir() else p.name, p.read_bytes())) for p in chunk
-                ]
-                reply = _check(client.post(f"/api/v1/projects/{pid}/items", files=upload))
-                created += reply["created"]
-                duplicates += reply["duplicates"]
+            with _progress() as bar:
+                task = bar.add_task("uploading", total=len(files))
+                totals = _sdk_call(lambda: sdk.upload(
+                    pid, files, root=path if path.is_dir() else None, batch=batch,
+                    on_progress=lambda done, total: bar.update(task, completed=done)))
+            created, duplicates = totals["created"], totals["duplicates"]
     console.print(f"created {created}, duplicates {duplicates}")
 
 
@@ -209,27 +227,37 @@ def export(
     format: Annotated[str, typer.Option("--format")] = "jsonl",
     out: Annotated[Path, typer.Option("--out")] = Path("."),
     timeout: float = 600.0,
+    since: Annotated[str | None, typer.Option(help="export id of an earlier version: only what changed since")] = None,
 ) -> None:
-    """Export a project's accepted annotations and download the file into OUT."""
-    with _client() as client:
-        pid = _project_id(client, project)
-        job = _check(client.post(f"/api/v1/projects/{pid}/exports", json={"format": format}))
-        deadline = time.monotonic() + timeout
-        while job["status"] not in ("done", "failed"):
-            if time.monotonic() > deadline:
-                err.print(f"[red]export {job['id']} still {job['status']} after {timeout}s[/]")
+    """Export a project's accepted annotations (a new dataset version) and download the file into OUT."""
+    with _sdk() as sdk:
+        pid = _sdk_call(lambda: sdk.project_id(project))
+        job = _sdk_call(lambda: sdk.start_export(pid, format, since))
+        with _progress() as bar:
+            task = bar.add_task(f"export v{job.get('version', '?')}", total=None)
+
+            def building(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total or None)
+
+            try:
+                job = _sdk_call(lambda: sdk.wait_export(job["id"], timeout, building))
+            except TimeoutError as exc:
+                err.print(f"[red]{exc}[/]")
+                raise typer.Exit(1) from None
+            if job["status"] == "failed":
+                err.print(f"[red]export failed:[/] {job['error']}")
                 raise typer.Exit(1)
-            time.sleep(0.5)
-            job = _check(client.get(f"/api/v1/exports/{job['id']}"))
-        if job["status"] == "failed":
-            err.print(f"[red]export failed:[/] {job['error']}")
-            raise typer.Exit(1)
-        response = client.get(job["download_url"])
-        _ = response.status_code >= 400 and _check(response)
-        out.mkdir(parents=True, exist_ok=True)
-        target = out / job["file_name"]
-        target.write_bytes(response.content)
+            download = bar.add_task("download", total=job.get("byte_size") or None)
+            target = _sdk_call(lambda: sdk.download(
+                job, out, on_progress=lambda done, total: bar.update(download, completed=done)))
     console.print(f"{job['item_count']} items, {job['annotation_count']} annotations -> {target}")
+
+
+def _sdk() -> Annotary:
+    if not os.environ.get("ANNOTARY_TOKEN"):
+        err.print("[red]set ANNOTARY_TOKEN[/] (and ANNOTARY_URL when not http://127.0.0.1:8080)")
+        raise typer.Exit(2)
+    return Annotary()
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ PAYLOAD_TYPES: dict[str, type[Message]] = {
     ANNOTATOR_PAUSED: events_pb2.AnnotatorPaused,
     ANNOTATOR_QUALIFIED: events_pb2.AnnotatorQualified,
     EXPORT_COMPLETED: events_pb2.ExportCompleted,
+    MODEL_TRAINED: events_pb2.ModelTrained,
 }
 
 ALL_TOPICS: tuple[str, ...] = (

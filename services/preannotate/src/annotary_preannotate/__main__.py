@@ -6,25 +6,35 @@ import asyncio
 
 import grpc
 
+from annotary.preannotate.v1 import preannotate_pb2_grpc
 from annotary_common.runtime import ServiceRuntime
+from annotary_common.storage import open_object_store
 from annotary_preannotate.entrypoints import bus
+from annotary_preannotate.entrypoints.grpc_api import PreannotateServicer
+from annotary_preannotate.service_layer.flywheel import FlywheelConfig
+from annotary_preannotate.service_layer.worker import Worker, WorkerConfig
 from annotary_preannotate.settings import PreannotateSettings
-
-
-def _no_services_yet(_server: grpc.aio.Server) -> None:
-    """Only grpc.health.v1 for now; the predict-on-demand service arrives with the model plugins."""
 
 
 async def main() -> int:
     settings = PreannotateSettings()
     rt = ServiceRuntime("preannotate", settings.common)
     try:
-        await rt.open_database("annotary_preannotate")
+        pool = await rt.open_database("annotary_preannotate")
+        store = await rt.stack.enter_async_context(open_object_store(settings.common))
         await rt.open_producer()
         rt.start_relay()
-        bus.subscribe(rt.consumer())
+        worker = Worker(pool, store, WorkerConfig(
+            sampling=settings.sampling, predict_batch=settings.predict_batch,
+            poll_interval_s=settings.poll_interval_s, model_prefix=settings.model_prefix, device=settings.device))
+        bus.subscribe(rt.consumer(), FlywheelConfig(settings.retrain_every, settings.holdout_fraction))
         await rt.start_broker()
-        await rt.start_grpc(settings.grpc_port, _no_services_yet, [])
+
+        def register(server: grpc.aio.Server) -> None:
+            preannotate_pb2_grpc.add_PreannotateServiceServicer_to_server(PreannotateServicer(pool, worker), server)
+
+        await rt.start_grpc(settings.grpc_port, register, ["annotary.preannotate.v1.PreannotateService"])
+        rt.background(worker.run(), "preannotate-worker")
     except BaseException:
         await rt.stack.aclose()
         raise

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -14,3 +16,14 @@ class PreannotateSettings(BaseSettings):
     common: CommonSettings = Field(default_factory=CommonSettings)
     grpc_port: int = Field(default=50055, ge=1, le=65535)
     http_port: int = Field(default=8085, ge=1, le=65535)
+    # The flywheel: train a candidate after every N accepted annotations of a project (0 turns it off).
+    retrain_every: int = Field(default=50, ge=0)
+    # Share of accepted items held out (by item id) to compare candidates with the serving model.
+    holdout_fraction: float = Field(default=0.2, gt=0.0, lt=1.0)
+    # The active-learning score published as item.scored.
+    sampling: Literal["least_confidence", "margin", "entropy"] = "margin"
+    predict_batch: int = Field(default=128, ge=1, le=4096)
+    poll_interval_s: float = Field(default=0.5, gt=0.0)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    # Where model weights go in the object store (ANNOTARY_OBJECT_STORE: the data dir or S3).
+    model_prefix: str = "preannotate/models"

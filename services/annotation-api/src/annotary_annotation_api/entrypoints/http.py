@@ -36,6 +36,7 @@ from annotary_annotation_api.domain.models import (
     UserIn,
 )
 from annotary_annotation_api.domain.roles import Role, at_least
+from annotary_annotation_api.entrypoints import datasets
 from annotary_annotation_api.entrypoints.errors import (
     ApiError,
     BodyLimit,
@@ -48,7 +49,7 @@ from annotary_annotation_api.service_layer import projects, users
 from annotary_annotation_api.service_layer.users import User
 from annotary_common.storage import ObjectNotFound, ObjectStore
 
-EXPORT_FORMATS = ("jsonl", "coco")
+EXPORT_FORMATS = datasets.EXPORT_FORMATS
 _ITEMS = TypeAdapter(list[ItemIn])
 
 
@@ -152,8 +153,11 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
     ) -> dict[str, Any]:
         require(user, Role.MANAGER)
         await load_project(project_id)
+        if format in datasets.FOREIGN_FORMATS:  # another tool's export: ingest parses it
+            return await datasets.import_foreign_items(deps, project_id, format, request)
         if format not in (None, "json", "jsonl"):
-            raise ApiError(422, f"format {format!r} is not supported yet (supported: json, jsonl)")
+            supported = ", ".join(("json", "jsonl", *datasets.FOREIGN_FORMATS))
+            raise ApiError(422, f"format {format!r} is not supported (supported: {supported})")
         content_type = request.headers.get("content-type", "")
         if content_type.startswith("multipart/form-data"):
             inputs = await _uploaded_items(request)
@@ -423,6 +427,7 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
             data, media_type=media_type, headers={"content-disposition": f'attachment; filename="{export.file_name}"'}
         )
 
+    api.include_router(datasets.router)
     app.include_router(api)
 
     # -- health and the web UI -----------------------------------------------------------------

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-from annotary_export.domain.coco import build_coco
-from annotary_export.domain.jsonl import jsonl_record
-from annotary_export.domain.model import AcceptedItem, file_stem
+from annotary_export.domain.exporters import FORMATS, ExportContext, write_all
+from annotary_export.domain.model import AcceptedItem
 
-SUPPORTED_FORMATS = ("jsonl", "coco")
+SUPPORTED_FORMATS = FORMATS
 
 
 class FormatUnsupported(ValueError):
@@ -32,15 +32,12 @@ def check_format(fmt: str) -> str:
     return fmt
 
 
-def build_file(fmt: str, items: Sequence[AcceptedItem], labels: Sequence[str], project_name: str) -> ExportFile:
-    stem = file_stem(project_name)
-    if check_format(fmt) == "coco":
-        doc = build_coco(items, labels, description=project_name)
-        return ExportFile(file_name=f"{stem}.coco.json", content_type="application/json",
-                          data=json.dumps(doc, ensure_ascii=False).encode(), item_count=len(doc["images"]),
-                          annotation_count=len(doc["annotations"]))
-    ordered = sorted(items, key=lambda i: i.sort_key)
-    lines = [json.dumps(jsonl_record(item), ensure_ascii=False) for item in ordered]
-    return ExportFile(file_name=f"{stem}.jsonl", content_type="application/x-ndjson",
-                      data="".join(line + "\n" for line in lines).encode(), item_count=len(ordered),
-                      annotation_count=sum(len(item.result) for item in ordered))
+def build_file(fmt: str, items: Sequence[AcceptedItem], labels: Sequence[str], project_name: str,
+               choices: Sequence[tuple[str, list[str]]] = ()) -> ExportFile:
+    """The whole export file in memory (small exports and tests; the service streams with ``open_writer``)."""
+    check_format(fmt)
+    with tempfile.TemporaryDirectory(prefix="annotary-export-") as tmp:
+        path = Path(tmp) / "export"
+        written = write_all(fmt, path, ExportContext(project_name, list(labels), list(choices)), items)
+        return ExportFile(file_name=written.file_name, content_type=written.content_type, data=path.read_bytes(),
+                          item_count=written.item_count, annotation_count=written.annotation_count)

@@ -16,5 +16,8 @@ def jsonl_record(item: AcceptedItem) -> dict[str, Any]:
         "meta": item.meta,
         "width": item.width,
         "height": item.height,
-        "annotations": [{"result": item.result, "agreement": item.agreement, "annotators": item.annotators}],
+        "annotations": [{"id": item.annotation_id, "result": item.result, "agreement": item.agreement,
+                         "agreement_metric": item.agreement_metric, "annotators": item.annotators,
+                         "round": item.round, "schema_version": item.schema_version, "decided_by": item.decided_by,
+                         "prelabel_model_versions": item.prelabel_model_versions}],
     }

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 
@@ -27,6 +29,19 @@ class AcceptedItem:
     agreement: float = 0.0
     annotators: list[str] = field(default_factory=list)
     round: int = 0
+    schema_version: int = 0
+    prelabel_model_versions: list[str] = field(default_factory=list)
+    agreement_metric: str = ""
+    decided_by: str = ""
+    revision: int = 0
+
+    @cached_property
+    def annotation_id(self) -> str:
+        """A stable id of this accepted annotation (item and round): the same round is the same annotation."""
+        try:
+            return str(uuid.uuid5(uuid.UUID(self.item_id), f"accepted:{self.round}"))
+        except ValueError:
+            return ""
 
     @property
     def sort_key(self) -> tuple[str, str]:
@@ -61,3 +76,17 @@ def file_stem(project_name: str) -> str:
     """A file-name-safe form of the project name ("export" when nothing is left)."""
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", project_name).strip("-._")
     return stem[:80] or "export"
+
+
+def schema_choices(schema_json: str) -> list[tuple[str, list[str]]]:
+    """(name, options) of the schema's ``choices``, in schema order (malformed entries are left out)."""
+    try:
+        schema = json.loads(schema_json) if schema_json.strip() else {}
+    except json.JSONDecodeError:
+        return []
+    out: list[tuple[str, list[str]]] = []
+    for choice in schema.get("choices", []) if isinstance(schema, dict) else []:
+        if isinstance(choice, dict) and isinstance(choice.get("name"), str):
+            options = [str(o) for o in choice.get("options", []) if isinstance(o, str | int | float)]
+            out.append((choice["name"], options))
+    return out

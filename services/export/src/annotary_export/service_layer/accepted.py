@@ -10,9 +10,11 @@ from typing import Any
 import asyncpg
 
 from annotary.events.v1 import events_pb2
+from annotary_common import topics
 from annotary_common.bus import PermanentError
 from annotary_common.events import Event
 from annotary_export.domain.model import AcceptedItem
+from annotary_export.service_layer import webhooks
 
 
 def _uuid(name: str, value: str) -> uuid.UUID:
@@ -44,17 +46,35 @@ async def on_annotation_accepted(conn: asyncpg.Connection, event: Event) -> None
     annotators = list(dict.fromkeys(s.annotator_id for s in msg.submissions if s.annotator_id))
     occurred = event.envelope.occurred_at
     accepted_at = occurred.ToDatetime(tzinfo=UTC) if occurred.seconds or occurred.nanos else datetime.now(UTC)
-    await conn.execute(
-        """INSERT INTO accepted (item_id, project_id, snapshot, result_json, agreement, round, annotators, accepted_at)
-           VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8)
+    annotators = list(dict.fromkeys([*msg.annotator_ids, *annotators]))
+    inserted = await conn.fetchval(
+        """INSERT INTO accepted (item_id, project_id, snapshot, result_json, agreement, round, annotators, accepted_at,
+                                 external_id, schema_version, prelabel_model_versions, agreement_metric, decided_by)
+           VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10, $11, $12, $13)
            ON CONFLICT (item_id) DO UPDATE SET
                project_id = EXCLUDED.project_id, snapshot = EXCLUDED.snapshot, result_json = EXCLUDED.result_json,
                agreement = EXCLUDED.agreement, round = EXCLUDED.round, annotators = EXCLUDED.annotators,
-               accepted_at = EXCLUDED.accepted_at
-           WHERE accepted.round <= EXCLUDED.round""",
+               accepted_at = EXCLUDED.accepted_at, external_id = EXCLUDED.external_id,
+               schema_version = EXCLUDED.schema_version, prelabel_model_versions = EXCLUDED.prelabel_model_versions,
+               agreement_metric = EXCLUDED.agreement_metric, decided_by = EXCLUDED.decided_by,
+               revision = nextval('accepted_revision')
+           WHERE accepted.round <= EXCLUDED.round
+           RETURNING true""",
         item_id, project_id, msg.item.SerializeToString(deterministic=True), json.dumps(result, ensure_ascii=False),
-        msg.agreement, msg.round, annotators, accepted_at,
+        msg.agreement, msg.round, annotators, accepted_at, msg.item.external_id, msg.schema_version,
+        list(msg.prelabel_model_versions), msg.agreement_metric, msg.decided_by,
     )
+    if inserted:
+        await webhooks.fan_out(conn, event.envelope.type or topics.ANNOTATION_ACCEPTED, event.envelope.event_id,
+                               project_id, {
+                                   "item_id": str(item_id), "external_id": msg.item.external_id,
+                                   "result": result, "agreement": msg.agreement, "round": msg.round,
+                                   "annotators": annotators, "schema_version": msg.schema_version,
+                                   "decided_by": msg.decided_by})
+
+
+ACCEPTED_COLUMNS = ("item_id, snapshot, result_json, agreement, round, annotators, schema_version, "
+                    "prelabel_model_versions, agreement_metric, decided_by, revision")
 
 
 def accepted_item(row: asyncpg.Record) -> AcceptedItem:
@@ -69,12 +89,15 @@ def accepted_item(row: asyncpg.Record) -> AcceptedItem:
         media_uri=snap.media_uri, media_type=snap.media_type, text=snap.text, width=snap.width, height=snap.height,
         meta=meta if isinstance(meta, dict) else {}, result=json.loads(row["result_json"]),
         agreement=row["agreement"], annotators=list(row["annotators"]), round=row["round"],
+        schema_version=row.get("schema_version", 0),
+        prelabel_model_versions=list(row.get("prelabel_model_versions", [])),
+        agreement_metric=row.get("agreement_metric", ""), decided_by=row.get("decided_by", ""),
+        revision=row.get("revision", 0),
     )
 
 
 async def accepted_items(conn: asyncpg.Connection, project_id: uuid.UUID) -> list[AcceptedItem]:
     rows = await conn.fetch(
-        "SELECT item_id, snapshot, result_json, agreement, round, annotators FROM accepted WHERE project_id = $1",
-        project_id,
+        f"SELECT {ACCEPTED_COLUMNS} FROM accepted WHERE project_id = $1 ORDER BY external_id, item_id", project_id,
     )
     return [accepted_item(row) for row in rows]

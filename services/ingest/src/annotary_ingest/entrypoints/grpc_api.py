@@ -10,9 +10,12 @@ import grpc
 from annotary.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from annotary_common.grpc_util import handles_errors
 from annotary_common.storage import ObjectStore
+from annotary_ingest.domain.foreign import InFile
 from annotary_ingest.domain.items import RawItem
+from annotary_ingest.service_layer.foreign import import_foreign
 from annotary_ingest.service_layer.importing import ImportLimits, ImportResult, import_items
 from annotary_ingest.service_layer.sources import import_source
+from annotary_ingest.service_layer.sync import sync_source
 
 SERVICE_NAME = "annotary.ingest.v1.IngestService"
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -30,6 +33,8 @@ def to_response(result: ImportResult) -> ingest_pb2.ImportItemsResponse:
     return ingest_pb2.ImportItemsResponse(
         created=result.created, duplicates=result.duplicates, item_ids=result.item_ids,
         errors=[ingest_pb2.ItemError(index=index, message=message) for index, message in result.errors],
+        annotations=result.annotations, predictions=result.predictions, unchanged=result.unchanged,
+        keys_synced=result.keys_synced,
     )
 
 
@@ -49,3 +54,15 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
     async def ImportSource(self, request: ingest_pb2.ImportSourceRequest,
                            context: Context) -> ingest_pb2.ImportItemsResponse:
         return to_response(await import_source(self._pool, self._store, request.project_id, request.uri, self._limits))
+
+    @handles_errors
+    async def ImportForeign(self, request: ingest_pb2.ImportForeignRequest,
+                            context: Context) -> ingest_pb2.ImportItemsResponse:
+        files = [InFile(f.filename, f.data) for f in request.files]
+        return to_response(await import_foreign(self._pool, self._store, request.project_id, request.format, files,
+                                                self._limits))
+
+    @handles_errors
+    async def SyncSource(self, request: ingest_pb2.ImportSourceRequest,
+                         context: Context) -> ingest_pb2.ImportItemsResponse:
+        return to_response(await sync_source(self._pool, self._store, request.project_id, request.uri, self._limits))

@@ -8,6 +8,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
 import httpx
@@ -39,6 +40,20 @@ class ImportResult:
     duplicates: int = 0
     item_ids: list[str] = field(default_factory=list)   # one per input item, in order (duplicates included)
     errors: list[tuple[int, str]] = field(default_factory=list)
+    annotations: int = 0     # accepted annotations published (foreign imports)
+    predictions: int = 0
+    unchanged: int = 0       # source syncs: keys already imported and unchanged
+    keys_synced: int = 0
+
+
+@dataclass(frozen=True)
+class AcceptedImport:
+    """An annotation that arrives already accepted (another tool's export): published as ``annotation.accepted``
+    with its provenance when its item is created."""
+
+    result: list[Any]
+    annotators: list[str]
+    source: str
 
 
 @dataclass(frozen=True)
@@ -55,7 +70,8 @@ def project_or_invalid(project_id: str) -> str:
 
 
 async def import_items(pool: asyncpg.Pool, store: ObjectStore, project_id: str,
-                       entries: Sequence[RawItem | BadEntry], limits: ImportLimits = ImportLimits()) -> ImportResult:
+                       entries: Sequence[RawItem | BadEntry], limits: ImportLimits = ImportLimits(),
+                       accepted: Sequence[AcceptedImport | None] = ()) -> ImportResult:
     """Import a batch; errors come back in ``ImportResult.errors`` (index, message naming the field).
 
     Raises ``InvalidArgument`` for a bad project id, a refused source (file:// outside the import roots,
@@ -79,7 +95,7 @@ async def import_items(pool: asyncpg.Pool, store: ObjectStore, project_id: str,
     if errors:
         return ImportResult(errors=errors)
     contents = [content for _, content in described if isinstance(content, Content)]
-    return await _write(pool, store, project, [item for _, _, item in checked], contents, limits)
+    return await _write(pool, store, project, [item for _, _, item in checked], contents, limits, accepted)
 
 
 async def _describe_all(store: ObjectStore, checked: list[tuple[int, RawItem, CheckedItem]],
@@ -150,8 +166,18 @@ def _event(snapshot: events_pb2.ItemSnapshot, item: CheckedItem) -> events_pb2.I
     )
 
 
+def _accepted_event(snapshot: events_pb2.ItemSnapshot, imported: AcceptedImport) -> events_pb2.AnnotationAccepted:
+    result_json = json.dumps(imported.result, ensure_ascii=False)
+    return events_pb2.AnnotationAccepted(
+        item=snapshot, result_json=result_json, agreement=1.0, round=0, annotator_ids=imported.annotators,
+        submissions=[events_pb2.Submission(annotator_id=a, result_json=result_json) for a in imported.annotators],
+        agreement_metric="import", decided_by=f"import:{imported.source}",
+    )
+
+
 async def _write(pool: asyncpg.Pool, store: ObjectStore, project: str, items: list[CheckedItem],
-                 contents: list[Content], limits: ImportLimits) -> ImportResult:
+                 contents: list[Content], limits: ImportLimits,
+                 accepted: Sequence[AcceptedImport | None] = ()) -> ImportResult:
     item_ids = [item_id_for(project, content.content_hash) for content in contents]
     first: dict[str, int] = {}
     for position, item_id in enumerate(item_ids):
@@ -171,7 +197,7 @@ async def _write(pool: asyncpg.Pool, store: ObjectStore, project: str, items: li
 
     await asyncio.gather(*(put(key, content) for key, content in uploads.items()))
 
-    created = 0
+    created = annotations = predictions = 0
     async with pool.acquire() as conn, conn.transaction():
         for item_id, position in new:
             item, content = items[position], contents[position]
@@ -188,6 +214,13 @@ async def _write(pool: asyncpg.Pool, store: ObjectStore, project: str, items: li
                 created += 1
                 snapshot = _snapshot(project, item_id, item, content, media_uri)
                 await outbox.add_event(conn, topics.ITEM_INGESTED, item_id, _event(snapshot, item), PRODUCER)
+                predictions += len(item.predictions)
+                imported = accepted[position] if position < len(accepted) else None
+                if imported is not None:  # round 0: any later review round replaces it downstream
+                    await outbox.add_event(conn, topics.ANNOTATION_ACCEPTED, item_id,
+                                           _accepted_event(snapshot, imported), PRODUCER)
+                    annotations += 1
     log.info("items imported", extra={"project_id": project, "items_created": created,
                                       "duplicates": len(item_ids) - created})
-    return ImportResult(created=created, duplicates=len(item_ids) - created, item_ids=item_ids)
+    return ImportResult(created=created, duplicates=len(item_ids) - created, item_ids=item_ids,
+                        annotations=annotations, predictions=predictions)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from annotary_common import topics
 from annotary_common.bus import Consumer
-from annotary_preannotate.service_layer import predictions
+from annotary_preannotate.service_layer import flywheel, predictions
 
 
-def subscribe(consumer: Consumer) -> None:
+def subscribe(consumer: Consumer, config: flywheel.FlywheelConfig) -> None:
     consumer.subscribe(topics.ITEM_INGESTED, predictions.on_item_ingested)
+    consumer.subscribe(topics.ANNOTATION_ACCEPTED, partial(flywheel.on_annotation_accepted, config=config))

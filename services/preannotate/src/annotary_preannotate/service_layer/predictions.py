@@ -1,4 +1,5 @@
-"""item.ingested with predictions -> stored per (item, model version) + item.preannotated, one transaction."""
+"""item.ingested: imported predictions stored per (item, model version) + item.preannotated, one transaction;
+text items are kept for the project's model (the worker predicts and scores them)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from annotary_common import outbox, topics
 from annotary_common.bus import PermanentError
 from annotary_common.events import Event
 from annotary_preannotate.domain.predictions import problem
+from annotary_preannotate.service_layer import flywheel
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +25,7 @@ async def on_item_ingested(conn: asyncpg.Connection, event: Event) -> None:
     if not isinstance(event.payload, events_pb2.ItemIngested):
         raise PermanentError(f"expected ItemIngested, got {type(event.payload).__name__}")
     await store_imported_predictions(conn, event.payload)
+    await flywheel.record_item(conn, event.payload.item)
 
 
 async def store_imported_predictions(conn: asyncpg.Connection,

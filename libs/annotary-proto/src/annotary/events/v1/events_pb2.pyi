@@ -577,3 +577,65 @@ class ExportCompleted(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ExportCompleted: _TypeAlias = ExportCompleted  # noqa: Y015
+
+@_typing.final
+class ModelTrained(_message.Message):
+    """model.trained: a candidate model was trained by the flywheel (promoted or not); key = project id"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    MODEL_VERSION_FIELD_NUMBER: _builtins.int
+    PLUGIN_FIELD_NUMBER: _builtins.int
+    PROMOTED_FIELD_NUMBER: _builtins.int
+    METRIC_FIELD_NUMBER: _builtins.int
+    CANDIDATE_VALUE_FIELD_NUMBER: _builtins.int
+    INCUMBENT_VALUE_FIELD_NUMBER: _builtins.int
+    INCUMBENT_VERSION_FIELD_NUMBER: _builtins.int
+    TRAINING_ITEMS_FIELD_NUMBER: _builtins.int
+    HELDOUT_ITEMS_FIELD_NUMBER: _builtins.int
+    PROMOTED_BY_FIELD_NUMBER: _builtins.int
+    METRICS_JSON_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    model_version: _builtins.str
+    """the candidate's version"""
+    plugin: _builtins.str
+    """e.g. "text-choice-minilm-logreg" """
+    promoted: _builtins.bool
+    """true when it beat the incumbent on the held-out slice and now serves"""
+    metric: _builtins.str
+    """the metric compared, e.g. "accuracy" """
+    candidate_value: _builtins.float
+    incumbent_value: _builtins.float
+    """the serving model's (or the majority-class baseline's) value on the same slice"""
+    incumbent_version: _builtins.str
+    """empty when there was none (baseline)"""
+    training_items: _builtins.int
+    heldout_items: _builtins.int
+    promoted_by: _builtins.str
+    """"flywheel" for automatic promotion, empty when not promoted"""
+    metrics_json: _builtins.str
+    """every metric of the candidate, as a JSON object"""
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        model_version: _builtins.str = ...,
+        plugin: _builtins.str = ...,
+        promoted: _builtins.bool = ...,
+        metric: _builtins.str = ...,
+        candidate_value: _builtins.float = ...,
+        incumbent_value: _builtins.float = ...,
+        incumbent_version: _builtins.str = ...,
+        training_items: _builtins.int = ...,
+        heldout_items: _builtins.int = ...,
+        promoted_by: _builtins.str = ...,
+        metrics_json: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["candidate_value", b"candidate_value", "heldout_items", b"heldout_items", "incumbent_value", b"incumbent_value", "incumbent_version", b"incumbent_version", "metric", b"metric", "metrics_json", b"metrics_json", "model_version", b"model_version", "plugin", b"plugin", "project_id", b"project_id", "promoted", b"promoted", "promoted_by", b"promoted_by", "training_items", b"training_items"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ModelTrained: _TypeAlias = ModelTrained  # noqa: Y015

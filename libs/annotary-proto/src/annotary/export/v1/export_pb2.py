@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x61nnotary/export/v1/export.proto\x12\x12\x61nnotary.export.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"d\n\x13\x43reateExportRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x02 \x01(\t\x12\x13\n\x0bschema_json\x18\x03 \x01(\t\x12\x14\n\x0cproject_name\x18\x04 \x01(\t\"%\n\x10GetExportRequest\x12\x11\n\texport_id\x18\x01 \x01(\t\"\xe3\x01\n\x06\x45xport\x12\x11\n\texport_id\x18\x01 \x01(\t\x12\x12\n\nproject_id\x18\x02 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x03 \x01(\t\x12\x0e\n\x06status\x18\x04 \x01(\t\x12\x12\n\nitem_count\x18\x05 \x01(\x05\x12\x18\n\x10\x61nnotation_count\x18\x06 \x01(\x05\x12\x12\n\nobject_key\x18\x07 \x01(\t\x12\r\n\x05\x65rror\x18\x08 \x01(\t\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tfile_name\x18\n \x01(\t2\xb3\x01\n\rExportService\x12S\n\x0c\x43reateExport\x12\'.annotary.export.v1.CreateExportRequest\x1a\x1a.annotary.export.v1.Export\x12M\n\tGetExport\x12$.annotary.export.v1.GetExportRequest\x1a\x1a.annotary.export.v1.Exportb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x61nnotary/export/v1/export.proto\x12\x12\x61nnotary.export.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"}\n\x13\x43reateExportRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x02 \x01(\t\x12\x13\n\x0bschema_json\x18\x03 \x01(\t\x12\x14\n\x0cproject_name\x18\x04 \x01(\t\x12\x17\n\x0fsince_export_id\x18\x05 \x01(\t\"%\n\x10GetExportRequest\x12\x11\n\texport_id\x18\x01 \x01(\t\"\xa9\x03\n\x06\x45xport\x12\x11\n\texport_id\x18\x01 \x01(\t\x12\x12\n\nproject_id\x18\x02 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x03 \x01(\t\x12\x0e\n\x06status\x18\x04 \x01(\t\x12\x12\n\nitem_count\x18\x05 \x01(\x05\x12\x18\n\x10\x61nnotation_count\x18\x06 \x01(\x05\x12\x12\n\nobject_key\x18\x07 \x01(\t\x12\r\n\x05\x65rror\x18\x08 \x01(\t\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tfile_name\x18\n \x01(\t\x12\x0f\n\x07version\x18\x0b \x01(\x05\x12\x16\n\x0e\x62\x61se_export_id\x18\x0c \x01(\t\x12\x18\n\x10parent_export_id\x18\r \x01(\t\x12\x13\n\x0bitems_total\x18\x0e \x01(\x05\x12\x12\n\nitems_done\x18\x0f \x01(\x05\x12\x14\n\x0cmanifest_key\x18\x10 \x01(\t\x12\x11\n\tbyte_size\x18\x11 \x01(\x03\x12/\n\x0b\x66inished_at\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\")\n\x13ListVersionsRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\"C\n\x14ListVersionsResponse\x12+\n\x07\x65xports\x18\x01 \x03(\x0b\x32\x1a.annotary.export.v1.Export\"\x93\x01\n\x07Webhook\x12\x12\n\nwebhook_id\x18\x01 \x01(\t\x12\x12\n\nproject_id\x18\x02 \x01(\t\x12\x0b\n\x03url\x18\x03 \x01(\t\x12\x13\n\x0b\x65vent_types\x18\x04 \x03(\t\x12\x0e\n\x06secret\x18\x05 \x01(\t\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\\\n\x14\x43reateWebhookRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\x13\n\x0b\x65vent_types\x18\x03 \x03(\t\x12\x0e\n\x06secret\x18\x04 \x01(\t\")\n\x13ListWebhooksRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\"E\n\x14ListWebhooksResponse\x12-\n\x08webhooks\x18\x01 \x03(\x0b\x32\x1b.annotary.export.v1.Webhook\"*\n\x14\x44\x65leteWebhookRequest\x12\x12\n\nwebhook_id\x18\x01 \x01(\t\"\x17\n\x15\x44\x65leteWebhookResponse\":\n\x15ListDeliveriesRequest\x12\x12\n\nwebhook_id\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\"\xd1\x01\n\x08\x44\x65livery\x12\x13\n\x0b\x64\x65livery_id\x18\x01 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x02 \x01(\t\x12\x12\n\nevent_type\x18\x03 \x01(\t\x12\x0e\n\x06status\x18\x04 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x05 \x01(\x05\x12\x18\n\x10last_status_code\x18\x06 \x01(\x05\x12\x12\n\nlast_error\x18\x07 \x01(\t\x12\x12\n\ncreated_at\x18\x08 \x01(\t\x12\x14\n\x0c\x64\x65livered_at\x18\t \x01(\t\x12\x10\n\x08log_json\x18\n \x01(\t\"J\n\x16ListDeliveriesResponse\x12\x30\n\ndeliveries\x18\x01 \x03(\x0b\x32\x1c.annotary.export.v1.Delivery2\xa0\x05\n\rExportService\x12S\n\x0c\x43reateExport\x12\'.annotary.export.v1.CreateExportRequest\x1a\x1a.annotary.export.v1.Export\x12M\n\tGetExport\x12$.annotary.export.v1.GetExportRequest\x1a\x1a.annotary.export.v1.Export\x12\x61\n\x0cListVersions\x12\'.annotary.export.v1.ListVersionsRequest\x1a(.annotary.export.v1.ListVersionsResponse\x12V\n\rCreateWebhook\x12(.annotary.export.v1.CreateWebhookRequest\x1a\x1b.annotary.export.v1.Webhook\x12\x61\n\x0cListWebhooks\x12\'.annotary.export.v1.ListWebhooksRequest\x1a(.annotary.export.v1.ListWebhooksResponse\x12\x64\n\rDeleteWebhook\x12(.annotary.export.v1.DeleteWebhookRequest\x1a).annotary.export.v1.DeleteWebhookResponse\x12g\n\x0eListDeliveries\x12).annotary.export.v1.ListDeliveriesRequest\x1a*.annotary.export.v1.ListDeliveriesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,11 +33,33 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'annotary.export.v1.export_p
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_CREATEEXPORTREQUEST']._serialized_start=88
-  _globals['_CREATEEXPORTREQUEST']._serialized_end=188
-  _globals['_GETEXPORTREQUEST']._serialized_start=190
-  _globals['_GETEXPORTREQUEST']._serialized_end=227
-  _globals['_EXPORT']._serialized_start=230
-  _globals['_EXPORT']._serialized_end=457
-  _globals['_EXPORTSERVICE']._serialized_start=460
-  _globals['_EXPORTSERVICE']._serialized_end=639
+  _globals['_CREATEEXPORTREQUEST']._serialized_end=213
+  _globals['_GETEXPORTREQUEST']._serialized_start=215
+  _globals['_GETEXPORTREQUEST']._serialized_end=252
+  _globals['_EXPORT']._serialized_start=255
+  _globals['_EXPORT']._serialized_end=680
+  _globals['_LISTVERSIONSREQUEST']._serialized_start=682
+  _globals['_LISTVERSIONSREQUEST']._serialized_end=723
+  _globals['_LISTVERSIONSRESPONSE']._serialized_start=725
+  _globals['_LISTVERSIONSRESPONSE']._serialized_end=792
+  _globals['_WEBHOOK']._serialized_start=795
+  _globals['_WEBHOOK']._serialized_end=942
+  _globals['_CREATEWEBHOOKREQUEST']._serialized_start=944
+  _globals['_CREATEWEBHOOKREQUEST']._serialized_end=1036
+  _globals['_LISTWEBHOOKSREQUEST']._serialized_start=1038
+  _globals['_LISTWEBHOOKSREQUEST']._serialized_end=1079
+  _globals['_LISTWEBHOOKSRESPONSE']._serialized_start=1081
+  _globals['_LISTWEBHOOKSRESPONSE']._serialized_end=1150
+  _globals['_DELETEWEBHOOKREQUEST']._serialized_start=1152
+  _globals['_DELETEWEBHOOKREQUEST']._serialized_end=1194
+  _globals['_DELETEWEBHOOKRESPONSE']._serialized_start=1196
+  _globals['_DELETEWEBHOOKRESPONSE']._serialized_end=1219
+  _globals['_LISTDELIVERIESREQUEST']._serialized_start=1221
+  _globals['_LISTDELIVERIESREQUEST']._serialized_end=1279
+  _globals['_DELIVERY']._serialized_start=1282
+  _globals['_DELIVERY']._serialized_end=1491
+  _globals['_LISTDELIVERIESRESPONSE']._serialized_start=1493
+  _globals['_LISTDELIVERIESRESPONSE']._serialized_end=1567
+  _globals['_EXPORTSERVICE']._serialized_start=1570
+  _globals['_EXPORTSERVICE']._serialized_end=2242
 # @@protoc_insertion_point(module_scope)

@@ -45,6 +45,31 @@ class ExportServiceStub:
                 request_serializer=annotary_dot_export_dot_v1_dot_export__pb2.GetExportRequest.SerializeToString,
                 response_deserializer=annotary_dot_export_dot_v1_dot_export__pb2.Export.FromString,
                 _registered_method=True)
+        self.ListVersions = channel.unary_unary(
+                '/annotary.export.v1.ExportService/ListVersions',
+                request_serializer=annotary_dot_export_dot_v1_dot_export__pb2.ListVersionsRequest.SerializeToString,
+                response_deserializer=annotary_dot_export_dot_v1_dot_export__pb2.ListVersionsResponse.FromString,
+                _registered_method=True)
+        self.CreateWebhook = channel.unary_unary(
+                '/annotary.export.v1.ExportService/CreateWebhook',
+                request_serializer=annotary_dot_export_dot_v1_dot_export__pb2.CreateWebhookRequest.SerializeToString,
+                response_deserializer=annotary_dot_export_dot_v1_dot_export__pb2.Webhook.FromString,
+                _registered_method=True)
+        self.ListWebhooks = channel.unary_unary(
+                '/annotary.export.v1.ExportService/ListWebhooks',
+                request_serializer=annotary_dot_export_dot_v1_dot_export__pb2.ListWebhooksRequest.SerializeToString,
+                response_deserializer=annotary_dot_export_dot_v1_dot_export__pb2.ListWebhooksResponse.FromString,
+                _registered_method=True)
+        self.DeleteWebhook = channel.unary_unary(
+                '/annotary.export.v1.ExportService/DeleteWebhook',
+                request_serializer=annotary_dot_export_dot_v1_dot_export__pb2.DeleteWebhookRequest.SerializeToString,
+                response_deserializer=annotary_dot_export_dot_v1_dot_export__pb2.DeleteWebhookResponse.FromString,
+                _registered_method=True)
+        self.ListDeliveries = channel.unary_unary(
+                '/annotary.export.v1.ExportService/ListDeliveries',
+                request_serializer=annotary_dot_export_dot_v1_dot_export__pb2.ListDeliveriesRequest.SerializeToString,
+                response_deserializer=annotary_dot_export_dot_v1_dot_export__pb2.ListDeliveriesResponse.FromString,
+                _registered_method=True)
 
 
 class ExportServiceServicer:
@@ -63,6 +88,38 @@ class ExportServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListVersions(self, request, context):
+        """Dataset versions of a project (every export is one), newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateWebhook(self, request, context):
+        """Webhooks: subscriptions per project and event type; deliveries are HMAC-SHA256 signed and retried.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListWebhooks(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteWebhook(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDeliveries(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ExportServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -75,6 +132,31 @@ def add_ExportServiceServicer_to_server(servicer, server):
                     servicer.GetExport,
                     request_deserializer=annotary_dot_export_dot_v1_dot_export__pb2.GetExportRequest.FromString,
                     response_serializer=annotary_dot_export_dot_v1_dot_export__pb2.Export.SerializeToString,
+            ),
+            'ListVersions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListVersions,
+                    request_deserializer=annotary_dot_export_dot_v1_dot_export__pb2.ListVersionsRequest.FromString,
+                    response_serializer=annotary_dot_export_dot_v1_dot_export__pb2.ListVersionsResponse.SerializeToString,
+            ),
+            'CreateWebhook': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateWebhook,
+                    request_deserializer=annotary_dot_export_dot_v1_dot_export__pb2.CreateWebhookRequest.FromString,
+                    response_serializer=annotary_dot_export_dot_v1_dot_export__pb2.Webhook.SerializeToString,
+            ),
+            'ListWebhooks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWebhooks,
+                    request_deserializer=annotary_dot_export_dot_v1_dot_export__pb2.ListWebhooksRequest.FromString,
+                    response_serializer=annotary_dot_export_dot_v1_dot_export__pb2.ListWebhooksResponse.SerializeToString,
+            ),
+            'DeleteWebhook': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteWebhook,
+                    request_deserializer=annotary_dot_export_dot_v1_dot_export__pb2.DeleteWebhookRequest.FromString,
+                    response_serializer=annotary_dot_export_dot_v1_dot_export__pb2.DeleteWebhookResponse.SerializeToString,
+            ),
+            'ListDeliveries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDeliveries,
+                    request_deserializer=annotary_dot_export_dot_v1_dot_export__pb2.ListDeliveriesRequest.FromString,
+                    response_serializer=annotary_dot_export_dot_v1_dot_export__pb2.ListDeliveriesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -132,6 +214,141 @@ class ExportService:
             '/annotary.export.v1.ExportService/GetExport',
             annotary_dot_export_dot_v1_dot_export__pb2.GetExportRequest.SerializeToString,
             annotary_dot_export_dot_v1_dot_export__pb2.Export.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListVersions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/annotary.export.v1.ExportService/ListVersions',
+            annotary_dot_export_dot_v1_dot_export__pb2.ListVersionsRequest.SerializeToString,
+            annotary_dot_export_dot_v1_dot_export__pb2.ListVersionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateWebhook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/annotary.export.v1.ExportService/CreateWebhook',
+            annotary_dot_export_dot_v1_dot_export__pb2.CreateWebhookRequest.SerializeToString,
+            annotary_dot_export_dot_v1_dot_export__pb2.Webhook.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWebhooks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/annotary.export.v1.ExportService/ListWebhooks',
+            annotary_dot_export_dot_v1_dot_export__pb2.ListWebhooksRequest.SerializeToString,
+            annotary_dot_export_dot_v1_dot_export__pb2.ListWebhooksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteWebhook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/annotary.export.v1.ExportService/DeleteWebhook',
+            annotary_dot_export_dot_v1_dot_export__pb2.DeleteWebhookRequest.SerializeToString,
+            annotary_dot_export_dot_v1_dot_export__pb2.DeleteWebhookResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDeliveries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/annotary.export.v1.ExportService/ListDeliveries',
+            annotary_dot_export_dot_v1_dot_export__pb2.ListDeliveriesRequest.SerializeToString,
+            annotary_dot_export_dot_v1_dot_export__pb2.ListDeliveriesResponse.FromString,
             options,
             channel_credentials,
             insecure,

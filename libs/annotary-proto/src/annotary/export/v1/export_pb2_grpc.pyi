@@ -35,6 +35,13 @@ class ExportServiceStub:
     def __new__(cls, channel: _aio.Channel) -> ExportServiceAsyncStub: ...
     CreateExport: _grpc.UnaryUnaryMultiCallable[_export_pb2.CreateExportRequest, _export_pb2.Export]
     GetExport: _grpc.UnaryUnaryMultiCallable[_export_pb2.GetExportRequest, _export_pb2.Export]
+    ListVersions: _grpc.UnaryUnaryMultiCallable[_export_pb2.ListVersionsRequest, _export_pb2.ListVersionsResponse]
+    """Dataset versions of a project (every export is one), newest first."""
+    CreateWebhook: _grpc.UnaryUnaryMultiCallable[_export_pb2.CreateWebhookRequest, _export_pb2.Webhook]
+    """Webhooks: subscriptions per project and event type; deliveries are HMAC-SHA256 signed and retried."""
+    ListWebhooks: _grpc.UnaryUnaryMultiCallable[_export_pb2.ListWebhooksRequest, _export_pb2.ListWebhooksResponse]
+    DeleteWebhook: _grpc.UnaryUnaryMultiCallable[_export_pb2.DeleteWebhookRequest, _export_pb2.DeleteWebhookResponse]
+    ListDeliveries: _grpc.UnaryUnaryMultiCallable[_export_pb2.ListDeliveriesRequest, _export_pb2.ListDeliveriesResponse]
 
 @_typing.type_check_only
 class ExportServiceAsyncStub(ExportServiceStub):
@@ -43,6 +50,13 @@ class ExportServiceAsyncStub(ExportServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     CreateExport: _aio.UnaryUnaryMultiCallable[_export_pb2.CreateExportRequest, _export_pb2.Export]  # type: ignore[assignment]
     GetExport: _aio.UnaryUnaryMultiCallable[_export_pb2.GetExportRequest, _export_pb2.Export]  # type: ignore[assignment]
+    ListVersions: _aio.UnaryUnaryMultiCallable[_export_pb2.ListVersionsRequest, _export_pb2.ListVersionsResponse]  # type: ignore[assignment]
+    """Dataset versions of a project (every export is one), newest first."""
+    CreateWebhook: _aio.UnaryUnaryMultiCallable[_export_pb2.CreateWebhookRequest, _export_pb2.Webhook]  # type: ignore[assignment]
+    """Webhooks: subscriptions per project and event type; deliveries are HMAC-SHA256 signed and retried."""
+    ListWebhooks: _aio.UnaryUnaryMultiCallable[_export_pb2.ListWebhooksRequest, _export_pb2.ListWebhooksResponse]  # type: ignore[assignment]
+    DeleteWebhook: _aio.UnaryUnaryMultiCallable[_export_pb2.DeleteWebhookRequest, _export_pb2.DeleteWebhookResponse]  # type: ignore[assignment]
+    ListDeliveries: _aio.UnaryUnaryMultiCallable[_export_pb2.ListDeliveriesRequest, _export_pb2.ListDeliveriesResponse]  # type: ignore[assignment]
 
 class ExportServiceServicer(metaclass=_abc_1.ABCMeta):
     """Dataset exports built from accepted annotations."""
@@ -60,5 +74,42 @@ class ExportServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _export_pb2.GetExportRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_export_pb2.Export, _abc.Awaitable[_export_pb2.Export]]: ...
+
+    @_abc_1.abstractmethod
+    def ListVersions(
+        self,
+        request: _export_pb2.ListVersionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_export_pb2.ListVersionsResponse, _abc.Awaitable[_export_pb2.ListVersionsResponse]]:
+        """Dataset versions of a project (every export is one), newest first."""
+
+    @_abc_1.abstractmethod
+    def CreateWebhook(
+        self,
+        request: _export_pb2.CreateWebhookRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_export_pb2.Webhook, _abc.Awaitable[_export_pb2.Webhook]]:
+        """Webhooks: subscriptions per project and event type; deliveries are HMAC-SHA256 signed and retried."""
+
+    @_abc_1.abstractmethod
+    def ListWebhooks(
+        self,
+        request: _export_pb2.ListWebhooksRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_export_pb2.ListWebhooksResponse, _abc.Awaitable[_export_pb2.ListWebhooksResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def DeleteWebhook(
+        self,
+        request: _export_pb2.DeleteWebhookRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_export_pb2.DeleteWebhookResponse, _abc.Awaitable[_export_pb2.DeleteWebhookResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ListDeliveries(
+        self,
+        request: _export_pb2.ListDeliveriesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_export_pb2.ListDeliveriesResponse, _abc.Awaitable[_export_pb2.ListDeliveriesResponse]]: ...
 
 def add_ExportServiceServicer_to_server(servicer: ExportServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

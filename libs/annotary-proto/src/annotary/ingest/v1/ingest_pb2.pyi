@@ -19,6 +19,57 @@ else:
 DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
+class ForeignFile(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FILENAME_FIELD_NUMBER: _builtins.int
+    DATA_FIELD_NUMBER: _builtins.int
+    filename: _builtins.str
+    """may carry a relative path, e.g. labels/a.txt"""
+    data: _builtins.bytes
+    """a .zip is expanded"""
+    def __init__(
+        self,
+        *,
+        filename: _builtins.str = ...,
+        data: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "filename", b"filename"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ForeignFile: _TypeAlias = ForeignFile  # noqa: Y015
+
+@_typing.final
+class ImportForeignRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    FORMAT_FIELD_NUMBER: _builtins.int
+    FILES_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    format: _builtins.str
+    """labelstudio | coco | yolo | conll"""
+    @_builtins.property
+    def files(self) -> _containers.RepeatedCompositeFieldContainer[Global___ForeignFile]: ...
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        format: _builtins.str = ...,
+        files: _abc.Iterable[Global___ForeignFile] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["files", b"files", "format", b"format", "project_id", b"project_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportForeignRequest: _TypeAlias = ImportForeignRequest  # noqa: Y015
+
+@_typing.final
 class ItemInput(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -142,8 +193,20 @@ class ImportItemsResponse(_message.Message):
     DUPLICATES_FIELD_NUMBER: _builtins.int
     ITEM_IDS_FIELD_NUMBER: _builtins.int
     ERRORS_FIELD_NUMBER: _builtins.int
+    ANNOTATIONS_FIELD_NUMBER: _builtins.int
+    PREDICTIONS_FIELD_NUMBER: _builtins.int
+    UNCHANGED_FIELD_NUMBER: _builtins.int
+    KEYS_SYNCED_FIELD_NUMBER: _builtins.int
     created: _builtins.int
     duplicates: _builtins.int
+    annotations: _builtins.int
+    """accepted annotations imported (ImportForeign)"""
+    predictions: _builtins.int
+    """predictions imported (ImportForeign)"""
+    unchanged: _builtins.int
+    """SyncSource: keys already imported and unchanged (not read)"""
+    keys_synced: _builtins.int
+    """SyncSource: new or changed keys imported this time"""
     @_builtins.property
     def item_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -155,10 +218,14 @@ class ImportItemsResponse(_message.Message):
         duplicates: _builtins.int = ...,
         item_ids: _abc.Iterable[_builtins.str] | None = ...,
         errors: _abc.Iterable[Global___ItemError] | None = ...,
+        annotations: _builtins.int = ...,
+        predictions: _builtins.int = ...,
+        unchanged: _builtins.int = ...,
+        keys_synced: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["created", b"created", "duplicates", b"duplicates", "errors", b"errors", "item_ids", b"item_ids"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["annotations", b"annotations", "created", b"created", "duplicates", b"duplicates", "errors", b"errors", "item_ids", b"item_ids", "keys_synced", b"keys_synced", "predictions", b"predictions", "unchanged", b"unchanged"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

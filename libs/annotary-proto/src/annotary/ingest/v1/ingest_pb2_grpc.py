@@ -45,6 +45,16 @@ class IngestServiceStub:
                 request_serializer=annotary_dot_ingest_dot_v1_dot_ingest__pb2.ImportSourceRequest.SerializeToString,
                 response_deserializer=annotary_dot_ingest_dot_v1_dot_ingest__pb2.ImportItemsResponse.FromString,
                 _registered_method=True)
+        self.ImportForeign = channel.unary_unary(
+                '/annotary.ingest.v1.IngestService/ImportForeign',
+                request_serializer=annotary_dot_ingest_dot_v1_dot_ingest__pb2.ImportForeignRequest.SerializeToString,
+                response_deserializer=annotary_dot_ingest_dot_v1_dot_ingest__pb2.ImportItemsResponse.FromString,
+                _registered_method=True)
+        self.SyncSource = channel.unary_unary(
+                '/annotary.ingest.v1.IngestService/SyncSource',
+                request_serializer=annotary_dot_ingest_dot_v1_dot_ingest__pb2.ImportSourceRequest.SerializeToString,
+                response_deserializer=annotary_dot_ingest_dot_v1_dot_ingest__pb2.ImportItemsResponse.FromString,
+                _registered_method=True)
 
 
 class IngestServiceServicer:
@@ -63,6 +73,22 @@ class IngestServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ImportForeign(self, request, context):
+        """Another tool's export (labelstudio | coco | yolo | conll): items, annotations as accepted results with their
+        provenance (annotation.accepted), and predictions.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SyncSource(self, request, context):
+        """Incremental sync of a source: only keys that are new or changed (ETag/size for s3://, mtime/size for file://)
+        since the last sync of that source are imported.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IngestServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -73,6 +99,16 @@ def add_IngestServiceServicer_to_server(servicer, server):
             ),
             'ImportSource': grpc.unary_unary_rpc_method_handler(
                     servicer.ImportSource,
+                    request_deserializer=annotary_dot_ingest_dot_v1_dot_ingest__pb2.ImportSourceRequest.FromString,
+                    response_serializer=annotary_dot_ingest_dot_v1_dot_ingest__pb2.ImportItemsResponse.SerializeToString,
+            ),
+            'ImportForeign': grpc.unary_unary_rpc_method_handler(
+                    servicer.ImportForeign,
+                    request_deserializer=annotary_dot_ingest_dot_v1_dot_ingest__pb2.ImportForeignRequest.FromString,
+                    response_serializer=annotary_dot_ingest_dot_v1_dot_ingest__pb2.ImportItemsResponse.SerializeToString,
+            ),
+            'SyncSource': grpc.unary_unary_rpc_method_handler(
+                    servicer.SyncSource,
                     request_deserializer=annotary_dot_ingest_dot_v1_dot_ingest__pb2.ImportSourceRequest.FromString,
                     response_serializer=annotary_dot_ingest_dot_v1_dot_ingest__pb2.ImportItemsResponse.SerializeToString,
             ),
@@ -130,6 +166,60 @@ class IngestService:
             request,
             target,
             '/annotary.ingest.v1.IngestService/ImportSource',
+            annotary_dot_ingest_dot_v1_dot_ingest__pb2.ImportSourceRequest.SerializeToString,
+            annotary_dot_ingest_dot_v1_dot_ingest__pb2.ImportItemsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportForeign(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/annotary.ingest.v1.IngestService/ImportForeign',
+            annotary_dot_ingest_dot_v1_dot_ingest__pb2.ImportForeignRequest.SerializeToString,
+            annotary_dot_ingest_dot_v1_dot_ingest__pb2.ImportItemsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SyncSource(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/annotary.ingest.v1.IngestService/SyncSource',
             annotary_dot_ingest_dot_v1_dot_ingest__pb2.ImportSourceRequest.SerializeToString,
             annotary_dot_ingest_dot_v1_dot_ingest__pb2.ImportItemsResponse.FromString,
             options,

@@ -35,6 +35,14 @@ class IngestServiceStub:
     def __new__(cls, channel: _aio.Channel) -> IngestServiceAsyncStub: ...
     ImportItems: _grpc.UnaryUnaryMultiCallable[_ingest_pb2.ImportItemsRequest, _ingest_pb2.ImportItemsResponse]
     ImportSource: _grpc.UnaryUnaryMultiCallable[_ingest_pb2.ImportSourceRequest, _ingest_pb2.ImportItemsResponse]
+    ImportForeign: _grpc.UnaryUnaryMultiCallable[_ingest_pb2.ImportForeignRequest, _ingest_pb2.ImportItemsResponse]
+    """Another tool's export (labelstudio | coco | yolo | conll): items, annotations as accepted results with their
+    provenance (annotation.accepted), and predictions.
+    """
+    SyncSource: _grpc.UnaryUnaryMultiCallable[_ingest_pb2.ImportSourceRequest, _ingest_pb2.ImportItemsResponse]
+    """Incremental sync of a source: only keys that are new or changed (ETag/size for s3://, mtime/size for file://)
+    since the last sync of that source are imported.
+    """
 
 @_typing.type_check_only
 class IngestServiceAsyncStub(IngestServiceStub):
@@ -43,6 +51,14 @@ class IngestServiceAsyncStub(IngestServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     ImportItems: _aio.UnaryUnaryMultiCallable[_ingest_pb2.ImportItemsRequest, _ingest_pb2.ImportItemsResponse]  # type: ignore[assignment]
     ImportSource: _aio.UnaryUnaryMultiCallable[_ingest_pb2.ImportSourceRequest, _ingest_pb2.ImportItemsResponse]  # type: ignore[assignment]
+    ImportForeign: _aio.UnaryUnaryMultiCallable[_ingest_pb2.ImportForeignRequest, _ingest_pb2.ImportItemsResponse]  # type: ignore[assignment]
+    """Another tool's export (labelstudio | coco | yolo | conll): items, annotations as accepted results with their
+    provenance (annotation.accepted), and predictions.
+    """
+    SyncSource: _aio.UnaryUnaryMultiCallable[_ingest_pb2.ImportSourceRequest, _ingest_pb2.ImportItemsResponse]  # type: ignore[assignment]
+    """Incremental sync of a source: only keys that are new or changed (ETag/size for s3://, mtime/size for file://)
+    since the last sync of that source are imported.
+    """
 
 class IngestServiceServicer(metaclass=_abc_1.ABCMeta):
     """Items in: a batch of item objects (JSON import, uploads) or a source URI to crawl."""
@@ -60,5 +76,25 @@ class IngestServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _ingest_pb2.ImportSourceRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_ingest_pb2.ImportItemsResponse, _abc.Awaitable[_ingest_pb2.ImportItemsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ImportForeign(
+        self,
+        request: _ingest_pb2.ImportForeignRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ingest_pb2.ImportItemsResponse, _abc.Awaitable[_ingest_pb2.ImportItemsResponse]]:
+        """Another tool's export (labelstudio | coco | yolo | conll): items, annotations as accepted results with their
+        provenance (annotation.accepted), and predictions.
+        """
+
+    @_abc_1.abstractmethod
+    def SyncSource(
+        self,
+        request: _ingest_pb2.ImportSourceRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ingest_pb2.ImportItemsResponse, _abc.Awaitable[_ingest_pb2.ImportItemsResponse]]:
+        """Incremental sync of a source: only keys that are new or changed (ETag/size for s3://, mtime/size for file://)
+        since the last sync of that source are imported.
+        """
 
 def add_IngestServiceServicer_to_server(servicer: IngestServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

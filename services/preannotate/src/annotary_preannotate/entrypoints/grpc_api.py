@@ -1,0 +1,90 @@
+"""gRPC ``annotary.preannotate.v1.PreannotateService``: predict on demand and the model registry."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import asyncpg
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from annotary.preannotate.v1 import preannotate_pb2, preannotate_pb2_grpc
+from annotary_common.grpc_util import FailedPrecondition, InvalidArgument, NotFound, handles_errors
+from annotary_preannotate.domain.plugin import PredictItem
+from annotary_preannotate.service_layer import registry
+from annotary_preannotate.service_layer.worker import Worker
+
+MAX_ITEMS = 1000
+
+
+def _ts(value: Any) -> Timestamp | None:
+    if value is None:
+        return None
+    ts = Timestamp()
+    ts.FromDatetime(value)
+    return ts
+
+
+class PreannotateServicer(preannotate_pb2_grpc.PreannotateServiceServicer):
+    def __init__(self, pool: asyncpg.Pool, worker: Worker) -> None:
+        self.pool = pool
+        self.worker = worker
+
+    @handles_errors
+    async def Predict(self, request: preannotate_pb2.PredictRequest,
+                      context: grpc.aio.ServicerContext[Any, Any]) -> preannotate_pb2.PredictResponse:
+        if not request.project_id:
+            raise InvalidArgument("project_id is required")
+        if len(request.items) > MAX_ITEMS:
+            raise InvalidArgument(f"items: at most {MAX_ITEMS} per call, got {len(request.items)}")
+        for i, item in enumerate(request.items):
+            if not item.text:
+                raise InvalidArgument(f"items[{i}].text is empty")
+        version = request.model_version
+        async with self.pool.acquire() as conn:
+            if not version:
+                version = await registry.serving_version(conn, request.project_id) or ""
+                if not version:
+                    raise FailedPrecondition(f"project {request.project_id} has no trained model yet")
+            elif await registry.artifact_of(conn, version) is None:
+                raise NotFound(f"model_version {version!r} is not registered")
+        predictions = await self.worker.predict(
+            version, [PredictItem(item.item_id, item.text) for item in request.items])
+        return preannotate_pb2.PredictResponse(predictions=[
+            preannotate_pb2.ItemPrediction(item_id=p.item_id, model_version=p.model_version, score=p.score,
+                                           result_json=json.dumps(p.result),
+                                           uncertainty=self.worker.uncertainty(p)) for p in predictions])
+
+    @handles_errors
+    async def ListModelVersions(self, request: preannotate_pb2.ListModelVersionsRequest,
+                                context: grpc.aio.ServicerContext[Any, Any]
+                                ) -> preannotate_pb2.ListModelVersionsResponse:
+        if not request.project_id:
+            raise InvalidArgument("project_id is required")
+        async with self.pool.acquire() as conn:
+            records = await registry.list_versions(conn, request.project_id)
+        return preannotate_pb2.ListModelVersionsResponse(versions=[_version(r) for r in records])
+
+    @handles_errors
+    async def PromoteModelVersion(self, request: preannotate_pb2.PromoteModelVersionRequest,
+                                  context: grpc.aio.ServicerContext[Any, Any]) -> preannotate_pb2.ModelVersion:
+        if not request.project_id or not request.model_version:
+            raise InvalidArgument("project_id and model_version are required")
+        if not request.actor:
+            raise InvalidArgument("actor is required (who promotes)")
+        async with self.pool.acquire() as conn, conn.transaction():
+            if not await registry.promote(conn, request.project_id, request.model_version, request.actor):
+                raise NotFound(f"model_version {request.model_version!r} is not a version of this project")
+            records = await registry.list_versions(conn, request.project_id)
+        self.worker.wake()
+        return next(_version(r) for r in records if r.model_version == request.model_version)
+
+
+def _version(r: registry.VersionRecord) -> preannotate_pb2.ModelVersion:
+    return preannotate_pb2.ModelVersion(
+        model_version=r.model_version, project_id=r.project_id, plugin=r.plugin, status=r.status,
+        parent_version=r.parent_version or "", metrics_json=json.dumps(r.metrics), training_items=r.training_items,
+        heldout_items=r.heldout_items, training_data_json=json.dumps(r.training_data),
+        promoted_by=r.promoted_by or "", created_at=_ts(r.created_at), promoted_at=_ts(r.promoted_at),
+        serving=r.serving)

@@ -1,0 +1,127 @@
+"""The flywheel's database side: accepted labels in, training requests, the registry, scoring.
+
+Bus handlers (``on_annotation_accepted``) only record and count; training and batch inference run in
+:mod:`annotary_preannotate.service_layer.worker`, outside the consumer's transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import asyncpg
+
+from annotary.events.v1 import events_pb2
+from annotary_common import topics
+from annotary_common.bus import PermanentError
+from annotary_common.events import Event
+from annotary_preannotate.domain.flywheel import is_heldout, retrain_due
+from annotary_preannotate.domain.labels import choice_target
+
+log = logging.getLogger(__name__)
+
+PRODUCER = "preannotate"
+
+
+@dataclass(frozen=True)
+class FlywheelConfig:
+    retrain_every: int = 50
+    holdout_fraction: float = 0.2
+
+
+def _item_uuid(item_id: str, topic: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(item_id)
+    except ValueError:
+        raise PermanentError(f"{topic}: item.item_id {item_id!r} is not a UUID") from None
+
+
+async def record_item(conn: asyncpg.Connection, item: events_pb2.ItemSnapshot) -> bool:
+    """Keep a text item so the project's model can predict and score it; other modalities are not kept yet."""
+    if item.modality != "text" or not item.text:
+        return False
+    # FOR SHARE orders this with a concurrent promotion (which updates the row): either the promotion sees
+    # this item, or this sees the promoted version.
+    serving = await conn.fetchval("SELECT serving_version FROM projects WHERE project_id = $1 FOR SHARE",
+                                  item.project_id)
+    inserted = await conn.fetchval(
+        "INSERT INTO items (item_id, project_id, modality, text, needs_score) VALUES ($1, $2, $3, $4, $5) "
+        "ON CONFLICT (item_id) DO NOTHING RETURNING true",
+        _item_uuid(item.item_id, topics.ITEM_INGESTED), item.project_id, item.modality, item.text,
+        serving is not None)
+    return bool(inserted)
+
+
+async def on_annotation_accepted(conn: asyncpg.Connection, event: Event, config: FlywheelConfig) -> None:
+    """Bus handler: store the accepted choice as training data, count it, request training every N."""
+    msg = event.payload
+    if not isinstance(msg, events_pb2.AnnotationAccepted):
+        raise PermanentError(f"expected AnnotationAccepted, got {type(msg).__name__}")
+    item = msg.item
+    item_uuid = _item_uuid(item.item_id, topics.ANNOTATION_ACCEPTED)
+    if not item.project_id:
+        raise PermanentError("annotation.accepted: item.project_id is empty")
+    try:
+        result = json.loads(msg.result_json or "[]")
+    except ValueError:
+        raise PermanentError("annotation.accepted: result_json is not JSON") from None
+    target = choice_target(result)
+    if item.modality != "text" or not item.text or target is None:
+        return  # nothing a built-in trainable model learns from (yet)
+    await conn.execute(
+        "INSERT INTO items (item_id, project_id, modality, text, labeled) VALUES ($1, $2, $3, $4, true) "
+        "ON CONFLICT (item_id) DO UPDATE SET labeled = true, needs_score = false",
+        item_uuid, item.project_id, item.modality, item.text)
+    fresh = await conn.fetchval(
+        """
+        INSERT INTO labels (item_id, project_id, choice_name, value, result_json, heldout)
+        VALUES ($1, $2, $3, $4, $5::jsonb, $6)
+        ON CONFLICT (item_id) DO UPDATE SET choice_name = EXCLUDED.choice_name, value = EXCLUDED.value,
+            result_json = EXCLUDED.result_json, accepted_at = now()
+        RETURNING (xmax = 0)
+        """,
+        item_uuid, item.project_id, target[0], target[1], json.dumps(result),
+        is_heldout(item.item_id, config.holdout_fraction))
+    if not fresh:
+        return  # a later round of an item counted already
+    row = await conn.fetchrow(
+        """
+        INSERT INTO projects (project_id, accepted) VALUES ($1, 1)
+        ON CONFLICT (project_id) DO UPDATE SET accepted = projects.accepted + 1, updated_at = now()
+        RETURNING accepted, last_requested_at
+        """, item.project_id)
+    assert row is not None
+    if retrain_due(row["accepted"], row["last_requested_at"], config.retrain_every):
+        await conn.execute("UPDATE projects SET last_requested_at = accepted WHERE project_id = $1", item.project_id)
+        await conn.execute("INSERT INTO training_jobs (project_id, accepted) VALUES ($1, $2)",
+                           item.project_id, row["accepted"])
+        await conn.execute("SELECT pg_notify(current_schema() || '_training', $1)", item.project_id)
+        log.info("training requested", extra={"project_id": item.project_id, "accepted": row["accepted"]})
+
+
+@dataclass(frozen=True)
+class LabeledRow:
+    item_id: str
+    text: str
+    value: str
+    result: list[dict[str, object]]
+    heldout: bool
+    seq: int
+    embedding: bytes | None
+
+
+async def load_labels(conn: asyncpg.Connection, project_id: str) -> list[LabeledRow]:
+    rows = await conn.fetch(
+        "SELECT l.item_id, i.text, l.value, l.result_json, l.heldout, l.seq, i.embedding "
+        "FROM labels l JOIN items i USING (item_id) WHERE l.project_id = $1 ORDER BY l.seq", project_id)
+    return [LabeledRow(str(r["item_id"]), r["text"], r["value"], json.loads(r["result_json"]), r["heldout"],
+                       r["seq"], r["embedding"]) for r in rows]
+
+
+async def store_embeddings(conn: asyncpg.Connection, pairs: Sequence[tuple[str, bytes]]) -> None:
+    if pairs:
+        await conn.executemany("UPDATE items SET embedding = $2 WHERE item_id = $1",
+                               [(uuid.UUID(i), e) for i, e in pairs])

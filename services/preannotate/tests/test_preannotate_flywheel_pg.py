@@ -1,0 +1,207 @@
+"""The flywheel on the real Postgres (127.0.0.1:5432): accepted labels -> training request -> candidate
+trained, evaluated on the held-out slice, registered and promoted -> the queue predicted and scored;
+and the gRPC servicer. A bag-of-words encoder stands in for MiniLM (conftest), so no torch here."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+import pytest_asyncio
+
+from annotary.events.v1 import events_pb2
+from annotary.preannotate.v1 import preannotate_pb2
+from annotary_common.bus import PermanentError
+from annotary_common.db import create_pool, migrate
+from annotary_common.events import Event, build_envelope, parse_event
+from annotary_common.settings import CommonSettings
+from annotary_common.storage import LocalObjectStore
+from annotary_common.topics import ANNOTATION_ACCEPTED, ITEM_INGESTED
+from annotary_preannotate.domain.flywheel import is_heldout
+from annotary_preannotate.entrypoints.grpc_api import PreannotateServicer
+from annotary_preannotate.models.text_choice import Encoder
+from annotary_preannotate.service_layer import flywheel, predictions
+from annotary_preannotate.service_layer.worker import Worker, WorkerConfig
+
+pytestmark = pytest.mark.asyncio
+
+ADMIN_DSN = os.environ.get("ANNOTARY_TEST_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+PROJECT = "11111111-1111-4111-8111-111111111111"
+CONFIG = flywheel.FlywheelConfig(retrain_every=10, holdout_fraction=0.3)
+POS = ["great wonderful film", "loved it wonderful", "great acting loved", "wonderful great story", "loved great"]
+NEG = ["awful boring film", "hated it boring", "awful acting hated", "boring awful story", "hated awful"]
+
+
+@pytest_asyncio.fixture
+async def pool() -> AsyncIterator[asyncpg.Pool]:
+    database = f"annotary_test_preannotate_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(ADMIN_DSN)
+    await admin.execute(f"CREATE DATABASE {database}")
+    try:
+        pool = await create_pool(ADMIN_DSN.rsplit("/", 1)[0] + "/" + database, "preannotate", max_size=4)
+        try:
+            await migrate(pool, "preannotate", "annotary_preannotate")
+            yield pool
+        finally:
+            await pool.close()
+    finally:
+        await admin.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        await admin.close()
+
+
+@pytest_asyncio.fixture
+async def worker(pool: asyncpg.Pool, tmp_path: Path, encoder: Encoder) -> AsyncIterator[Worker]:
+    async with LocalObjectStore(CommonSettings(data_dir=tmp_path)) as store:
+        yield Worker(pool, store, WorkerConfig(), encoder=encoder)
+
+
+def item_ids(heldout: bool, n: int, start: int = 0) -> list[str]:
+    """Item ids that fall in (or out of) the held-out slice, so a test controls the split."""
+    out: list[str] = []
+    k = start
+    while len(out) < n:
+        iid = str(uuid.UUID(int=(0x22222222 << 96) + k, version=4))
+        if is_heldout(iid, CONFIG.holdout_fraction) == heldout:
+            out.append(iid)
+        k += 1
+    return out
+
+
+def snapshot(item_id: str, text: str, modality: str = "text") -> events_pb2.ItemSnapshot:
+    return events_pb2.ItemSnapshot(item_id=item_id, project_id=PROJECT, modality=modality, text=text)
+
+
+def ingested(item_id: str, text: str) -> Event:
+    payload = events_pb2.ItemIngested(item=snapshot(item_id, text))
+    return parse_event(build_envelope(ITEM_INGESTED, item_id, payload, "ingest").SerializeToString())
+
+
+def accepted(item_id: str, text: str, value: str, modality: str = "text") -> Event:
+    result = [{"type": "choice", "name": "sentiment", "value": value}]
+    payload = events_pb2.AnnotationAccepted(item=snapshot(item_id, text, modality), result_json=json.dumps(result))
+    return parse_event(build_envelope(ANNOTATION_ACCEPTED, item_id, payload, "qa").SerializeToString())
+
+
+async def handle(pool: asyncpg.Pool, event: Event) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        fresh = await conn.fetchval(
+            "INSERT INTO inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING true",
+            f"annotary-preannotate:{event.envelope.type}", uuid.UUID(event.event_id))
+        if not fresh:
+            return
+        if event.envelope.type == ITEM_INGESTED:
+            await predictions.on_item_ingested(conn, event)
+        else:
+            await flywheel.on_annotation_accepted(conn, event, CONFIG)
+
+
+async def drain_outbox(pool: asyncpg.Pool) -> list[tuple[str, str, Any]]:
+    async with pool.acquire() as conn:
+        rows = await conn.fetch("DELETE FROM outbox RETURNING id, topic, key, envelope")
+    return [(r["topic"], r["key"], parse_event(bytes(r["envelope"])).payload) for r in sorted(rows, key=lambda r: r[0])]
+
+
+async def label_round(pool: asyncpg.Pool, start: int) -> None:
+    """10 accepted labels: 7 to train on (both classes), 3 held out (both classes)."""
+    train, held = item_ids(False, 7, start), item_ids(True, 3, start)
+    texts = [(POS + NEG)[i % 10] for i in range(10)]
+    values = ["pos" if (i % 10) < 5 else "neg" for i in range(10)]
+    order = [0, 5, 1, 6, 2, 7, 3, 8, 4, 9]
+    for n, iid in zip(order, train + held, strict=True):
+        await handle(pool, ingested(iid, texts[n]))
+        await handle(pool, accepted(iid, texts[n], values[n]))
+
+
+async def test_flywheel_trains_promotes_and_scores(pool: asyncpg.Pool, worker: Worker) -> None:
+    queue = item_ids(False, 3, 500)
+    for iid, text in zip(queue, ["wonderful loved", "boring hated", "great but boring"], strict=True):
+        await handle(pool, ingested(iid, text))
+    assert not await worker.score_once()  # no model yet: nothing to predict
+    assert not await worker.train_once()
+
+    await label_round(pool, 0)
+    await drain_outbox(pool)
+    assert await worker.train_once()
+    [(topic, key, trained)] = await drain_outbox(pool)
+    assert (topic, key) == ("model.trained", PROJECT)
+    v1 = f"text-choice-minilm-logreg@{PROJECT}/v1"
+    assert (trained.model_version, trained.promoted, trained.promoted_by, trained.incumbent_version) == (
+        v1, True, "flywheel", "")
+    assert (trained.training_items, trained.heldout_items, trained.metric) == (7, 3, "accuracy")
+    assert trained.candidate_value == 1.0 and trained.candidate_value > trained.incumbent_value
+    assert json.loads(trained.metrics_json)["incumbent_kind"] == "majority_baseline"
+
+    assert await worker.score_once()
+    events = await drain_outbox(pool)
+    assert sorted({key for _, key, _ in events}) == sorted(queue)  # only unlabeled items
+    pre = {key: p for topic, key, p in events if topic == "item.preannotated"}
+    scored = {key: p for topic, key, p in events if topic == "item.scored"}
+    assert set(pre) == set(scored) == set(queue)
+    values = {k: json.loads(p.predictions[0].result_json)[0]["value"] for k, p in pre.items()}
+    assert (values[queue[0]], values[queue[1]]) == ("pos", "neg")
+    assert all(p.predictions[0].model_version == v1 for p in pre.values())
+    assert all(s.model_version == v1 and 0.0 <= s.score <= 1.0 for s in scored.values())
+    assert scored[queue[2]].score > max(scored[queue[0]].score, scored[queue[1]].score)  # mixed: most uncertain
+    assert not await worker.score_once()  # everything is scored with the serving version
+
+    # A new item is predicted by the serving model as it arrives.
+    late = item_ids(False, 1, 900)[0]
+    await handle(pool, ingested(late, "loved it great"))
+    assert await worker.score_once()
+    assert {t for t, k, _ in await drain_outbox(pool) if k == late} == {"item.preannotated", "item.scored"}
+
+    # A second batch of labels: a candidate v2 is compared with v1 on the same held-out slice.
+    await label_round(pool, 100)
+    assert await worker.train_once()
+    [(topic, _, second)] = await drain_outbox(pool)
+    assert topic == "model.trained" and second.model_version.endswith("/v2") and second.incumbent_version == v1
+    assert second.training_items == 14 and second.heldout_items == 6
+    rescored = await worker.score_once()
+    assert rescored == second.promoted  # promotion re-scores the queue; a rejected candidate changes nothing
+
+    # The registry over gRPC: lineage, prediction on demand, manual promotion.
+    servicer = PreannotateServicer(pool, worker)
+    listed = await servicer.ListModelVersions(preannotate_pb2.ListModelVersionsRequest(project_id=PROJECT), None)
+    assert [v.model_version for v in listed.versions] == [second.model_version, v1]
+    first = listed.versions[1]
+    assert first.status == "promoted" and first.promoted_by == "flywheel" and first.parent_version == ""
+    lineage = json.loads(first.training_data_json)
+    assert (lineage["train_items"], lineage["heldout_items"], lineage["classes"]) == (7, 3, ["neg", "pos"])
+    assert listed.versions[0].parent_version == v1
+    reply = await servicer.Predict(preannotate_pb2.PredictRequest(
+        project_id=PROJECT, model_version=v1, items=[preannotate_pb2.PredictItem(item_id="q", text="awful boring")]),
+        None)
+    [p] = reply.predictions
+    assert (p.item_id, p.model_version, json.loads(p.result_json)[0]["value"]) == ("q", v1, "neg")
+    promoted = await servicer.PromoteModelVersion(preannotate_pb2.PromoteModelVersionRequest(
+        project_id=PROJECT, model_version=v1, actor="manager-1"), None)
+    assert promoted.serving and promoted.promoted_by == "manager-1"
+
+
+async def test_accepted_labels_are_counted_once_and_filtered(pool: asyncpg.Pool) -> None:
+    [iid] = item_ids(False, 1)
+    await handle(pool, accepted(iid, "loved it", "pos"))
+    await handle(pool, accepted(iid, "loved it", "neg"))      # a later round: the label changes, not the count
+    await handle(pool, accepted(item_ids(False, 1, 50)[0], "x", "pos", modality="image"))  # not a text item
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT accepted FROM projects") == 1
+        assert await conn.fetchval("SELECT value FROM labels") == "neg"
+        assert await conn.fetchval("SELECT count(*) FROM training_jobs") == 0
+    with pytest.raises(PermanentError, match="not a UUID"):
+        await handle(pool, accepted("item-1", "t", "pos"))
+
+
+async def test_training_waits_for_both_classes(pool: asyncpg.Pool, worker: Worker) -> None:
+    for iid in item_ids(False, 7) + item_ids(True, 3):
+        await handle(pool, accepted(iid, "loved it", "pos"))
+    assert await worker.train_once()
+    async with pool.acquire() as conn:
+        job = await conn.fetchrow("SELECT state, error FROM training_jobs")
+        assert await conn.fetchval("SELECT count(*) FROM model_versions") == 0
+    assert job is not None and job["state"] == "done" and "two classes" in job["error"]
