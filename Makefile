@@ -68,5 +68,10 @@ test: install web browser proto-check lint ## everything: generated code, lint, 
 	cd $(WEB) && npm test --silent
 	$(PY) -m pytest libs services tests
 
+.PHONY: bench
+bench: ## benchmark vs pgbench and Label Studio: JSON on stdout and in bench/results/ (BENCH_ARGS=--quick)
+	@$(MAKE) --no-print-directory install >&2
+	@$(PY) -m bench.run $(BENCH_ARGS)
+
 clean: ## remove build outputs (keeps data)
 	rm -rf $(STAMPS) $(WEB)/dist

@@ -49,18 +49,42 @@ function selectText(needle: string) {
 const press = (key: string, init: Partial<KeyboardEventInit> = {}) => fireEvent.keyDown(document.body, { key, ...init });
 const regions = () => screen.queryAllByTestId("region");
 
+/** The API for the labeling flow: leases hand out the tasks not yet submitted or skipped. */
+function labelingApi(tasks: Task[], submitReplies: { status: number; body?: unknown }[]) {
+  const done = new Set<string>();
+  const routes: Parameters<typeof fakeApi>[0] = {
+    "GET /api/v1/me": { status: 200, body: { id: "u1", username: "ann", role: "annotator" } },
+    "GET /api/v1/projects": { status: 200, body: [project] },
+    "POST /api/v1/projects/p1/tasks/lease": () => ({ status: 200, body: { tasks: tasks.filter((t) => !done.has(t.id)), reason: tasks.every((t) => done.has(t.id)) ? "empty" : null } }),
+  };
+  for (const t of tasks) {
+    routes[`GET /api/v1/tasks/${t.id}/draft`] = { status: 204 };
+    routes[`PUT /api/v1/tasks/${t.id}/draft`] = { status: 200, body: {} };
+    routes[`DELETE /api/v1/tasks/${t.id}/draft`] = { status: 204 };
+    routes[`GET /api/v1/tasks/${t.id}/comments`] = { status: 200, body: [] };
+    routes[`POST /api/v1/tasks/${t.id}/skip`] = () => {
+      done.add(t.id);
+      return { status: 200, body: {} };
+    };
+  }
+  const replies = [...submitReplies];
+  routes["POST /api/v1/tasks/t1/submit"] = () => {
+    const reply = replies.length > 1 ? replies.shift()! : replies[0]!;
+    if (reply.status === 200) done.add("t1");
+    return reply;
+  };
+  return fakeApi(routes);
+}
+
 describe("labeling flow", () => {
   it("signs in, labels spans and choices, shows a 422, submits, skips and signs out", async () => {
-    const server = fakeApi({
-      "GET /api/v1/me": { status: 200, body: { id: "u1", username: "ann", role: "annotator" } },
-      "GET /api/v1/projects": { status: 200, body: [project] },
-      "POST /api/v1/projects/p1/tasks/next": [{ status: 200, body: t1 }, { status: 200, body: task("t2", "doc-2", "second") }, { status: 204 }],
-      "POST /api/v1/tasks/t1/submit": [
+    const server = labelingApi(
+      [t1, task("t2", "doc-2", "second")],
+      [
         { status: 422, body: { detail: "the result breaks a rule", violations: [{ rule: "no_overlap", message: "spans must not overlap", region_index: 1 }] } },
         { status: 200, body: { ...t1, state: "submitted" } },
       ],
-      "POST /api/v1/tasks/t2/skip": { status: 200, body: {} },
-    });
+    );
     render(<App fetchImpl={server.fetch} />);
 
     fireEvent.change(screen.getByTestId("token-input"), { target: { value: " secret " } });
@@ -70,10 +94,13 @@ describe("labeling flow", () => {
     expect(server.calls.every((c) => c.auth === "Bearer secret")).toBe(true);
 
     expect(await screen.findByTestId("current-external-id")).toHaveProperty("textContent", "doc-1");
-    // the prediction is an editable region, without the model's score
+    // the next tasks are pre-leased with one call
+    expect(server.calls.find((c) => c.path.endsWith("/tasks/lease"))?.body).toEqual({ count: 4 });
+    // the prediction is a pending pre-label
     expect(regions()).toHaveLength(1);
     expect(regions()[0]).toHaveProperty("textContent", "Paris");
     expect(regions()[0]?.getAttribute("data-label")).toBe("LOC");
+    expect(regions()[0]?.className).toContain("pending");
 
     // select text, press the PER hotkey (default "1")
     selectText("Ana");
@@ -87,8 +114,10 @@ describe("labeling flow", () => {
     press("Z", { ctrlKey: true, shiftKey: true });
     expect(regions()).toHaveLength(2);
 
-    // click a span to delete it, undo brings it back
-    fireEvent.click(regions()[1]!);
+    // click a span to select it, Delete removes it, undo brings it back
+    fireEvent.click(regions()[0]!);
+    expect(regions()[0]?.getAttribute("aria-selected")).toBe("true");
+    press("Delete");
     expect(regions()).toHaveLength(1);
     press("z", { ctrlKey: true });
     expect(regions()).toHaveLength(2);
@@ -103,9 +132,15 @@ describe("labeling flow", () => {
     press("@", { code: "Digit2", shiftKey: true });
     expect((screen.getByTestId("choice-lang-fr") as HTMLInputElement).checked).toBe(true);
 
-    // Enter submits; the 422 shows next to the submit button and the work stays
+    // Enter submits and shows the next item at once; the 422 brings doc-1 back with the error and the work
+    const calls = server.calls.length;
     press("Enter");
+    // the next item is on screen at once, from memory, before any request: the submit (and the lease top-up)
+    // go once it is drawn
+    expect(screen.getByTestId("current-external-id").textContent).toBe("doc-2");
+    expect(server.calls.length).toBe(calls);
     const error = await screen.findByTestId("error");
+    expect(screen.getByTestId("current-external-id").textContent).toBe("doc-1");
     expect(error.textContent).toContain("the result breaks a rule");
     expect(error.textContent).toContain("spans must not overlap");
     expect(regions()).toHaveLength(2);
@@ -115,16 +150,16 @@ describe("labeling flow", () => {
 
     fireEvent.click(screen.getByTestId("submit"));
     await waitFor(() => expect(screen.getByTestId("current-external-id").textContent).toBe("doc-2"));
+    await waitFor(() => expect(server.calls.filter((c) => c.path === "/api/v1/tasks/t1/submit")).toHaveLength(2));
     const submits = server.calls.filter((c) => c.path === "/api/v1/tasks/t1/submit");
-    expect(submits).toHaveLength(2);
     const body = submits[1]!.body as { result: Record<string, unknown>[]; lead_time_ms: number };
     expect(body.lead_time_ms).toBeGreaterThanOrEqual(0);
     expect(body.result.map(({ id: _id, ...r }) => r)).toEqual([
-      { type: "span", label: "LOC", start: 15, end: 20 },
+      { type: "span", label: "LOC", start: 15, end: 20, origin: { model_version: "m1", edited: false } },
       { type: "span", label: "PER", start: 8, end: 11 },
       { type: "choice", name: "lang", value: "fr" },
     ]);
-    expect(screen.queryByTestId("error")).toBeNull();
+    await waitFor(() => expect(screen.queryByTestId("error")).toBeNull());
 
     fireEvent.click(screen.getByTestId("skip"));
     expect(await screen.findByTestId("nothing-left")).toBeTruthy();

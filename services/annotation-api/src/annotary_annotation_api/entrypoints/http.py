@@ -45,6 +45,7 @@ from annotary_annotation_api.entrypoints.errors import (
     parse_json,
 )
 from annotary_annotation_api.entrypoints.views import annotator_view, export_view, history_view, review_view, task_view
+from annotary_annotation_api.entrypoints.workspace import router as workspace_router
 from annotary_annotation_api.service_layer import projects, users
 from annotary_annotation_api.service_layer.users import User
 from annotary_common.storage import ObjectNotFound, ObjectStore
@@ -427,6 +428,7 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
             data, media_type=media_type, headers={"content-disposition": f'attachment; filename="{export.file_name}"'}
         )
 
+    api.include_router(workspace_router)
     api.include_router(datasets.router)
     app.include_router(api)
 

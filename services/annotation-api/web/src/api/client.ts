@@ -1,4 +1,4 @@
-import type { Me, Project, Region, Task, Violation } from "./types";
+import type { AssistReply, AssistRequest, Comment, Draft, Flag, LeaseReply, Me, Project, Region, Rework, Task, Violation } from "./types";
 
 export const API_BASE = "/api/v1";
 
@@ -31,6 +31,18 @@ export interface Api {
   heartbeat(taskId: string): Promise<{ lease_expires_at?: string | null }>;
   /** Bytes of a media URL (relative to the origin), fetched with the bearer header. */
   media(url: string): Promise<Blob>;
+  /** The annotator's held leases topped up to `count` (the current task and the pre-loaded ones). */
+  lease(projectId: string, count: number): Promise<LeaseReply>;
+  /** The server-side draft of a held task, or null when there is none. */
+  getDraft(taskId: string): Promise<Draft | null>;
+  /** `keepalive` lets the request outlive the page (pagehide). */
+  putDraft(taskId: string, result: readonly Region[], leadTimeMs: number, keepalive?: boolean): Promise<void>;
+  deleteDraft(taskId: string): Promise<void>;
+  flag(taskId: string, reason: string): Promise<Flag>;
+  comments(taskId: string): Promise<Comment[]>;
+  addComment(taskId: string, body: string): Promise<Comment>;
+  rework(taskId: string): Promise<Rework>;
+  assist(taskId: string, request: AssistRequest): Promise<AssistReply>;
 }
 
 function mediaPath(url: string): string {
@@ -103,5 +115,25 @@ export function createApi({ token, fetch: fetchImpl = globalThis.fetch.bind(glob
     async media(url) {
       return (await send(mediaPath(url))).blob();
     },
+    lease: (projectId, count) => json<LeaseReply>(`/projects/${encodeURIComponent(projectId)}/tasks/lease`, post({ count })),
+    async getDraft(taskId) {
+      const response = await send(`${API_BASE}/tasks/${encodeURIComponent(taskId)}/draft`);
+      return response.status === 204 ? null : ((await response.json()) as Draft);
+    },
+    async putDraft(taskId, result, leadTimeMs, keepalive = false) {
+      await send(`${API_BASE}/tasks/${encodeURIComponent(taskId)}/draft`, {
+        method: "PUT",
+        body: JSON.stringify({ result, lead_time_ms: Math.max(0, Math.round(leadTimeMs)) }),
+        keepalive,
+      });
+    },
+    async deleteDraft(taskId) {
+      await send(`${API_BASE}/tasks/${encodeURIComponent(taskId)}/draft`, { method: "DELETE" });
+    },
+    flag: (taskId, reason) => json<Flag>(`/tasks/${encodeURIComponent(taskId)}/flag`, post({ reason })),
+    comments: (taskId) => json<Comment[]>(`/tasks/${encodeURIComponent(taskId)}/comments`),
+    addComment: (taskId, body) => json<Comment>(`/tasks/${encodeURIComponent(taskId)}/comments`, post({ body })),
+    rework: (taskId) => json<Rework>(`/tasks/${encodeURIComponent(taskId)}/rework`),
+    assist: (taskId, request) => json<AssistReply>(`/tasks/${encodeURIComponent(taskId)}/assist`, post(request)),
   };
 }

@@ -10,7 +10,7 @@ const key = (k: string, mods: Partial<KeyEventLike> = {}): KeyEventLike => ({ ke
 function keymap(schema: Schema) {
   const tools = resolveTools(schema);
   const labels = resolveLabels(schema).map((l) => (tools.usesLabels ? l : { ...l, hotkey: null }));
-  return buildShortcuts({ schema, labels, tools: [tools.stage, ...tools.panels].filter((t) => t !== undefined) });
+  return buildShortcuts({ schema, modality: schema.modality, labels, tools: [...tools.stage, ...tools.panels] });
 }
 
 describe("label hotkeys", () => {
@@ -62,5 +62,32 @@ describe("shortcuts", () => {
     expect(shifted?.description).toBe("lang: fr");
     // some drivers send the unshifted key with shiftKey set
     expect(findShortcut(s, key("2", { code: "Digit2", shiftKey: true }), false)?.description).toBe("lang: fr");
+  });
+
+  it("gives every workspace action a key, moving letters to Alt when a label hotkey takes them", () => {
+    const free = keymap(image);
+    expect(findShortcut(free, key("a"), false)?.command.kind).toBe("accept");
+    expect(findShortcut(free, key("A", { shiftKey: true }), false)?.command.kind).toBe("acceptAll");
+    expect(findShortcut(free, key("X", { shiftKey: true }), false)?.command.kind).toBe("rejectAll");
+    expect(findShortcut(free, key("F", { shiftKey: true }), false)?.command.kind).toBe("flag");
+    expect(findShortcut(free, key("b"), false)?.command).toEqual({ kind: "selectTool", tool: "bbox" });
+    expect(findShortcut(free, key("."), false)?.command.kind).toBe("nextRegion");
+    expect(findShortcut(free, key("="), false)?.command).toEqual({ kind: "view", op: "zoomIn" });
+    const taken = keymap({ modality: "image", labels: [{ name: "animal", hotkey: "a" }, { name: "bus", hotkey: "b" }], tools: ["bbox", "polygon"] });
+    expect(findShortcut(taken, key("a"), false)?.command).toEqual({ kind: "label", label: "animal" });
+    expect(findShortcut(taken, key("a", { code: "KeyA", altKey: true }), false)?.command.kind).toBe("accept");
+    expect(findShortcut(taken, key("b"), false)?.command).toEqual({ kind: "label", label: "bus" });
+    expect(findShortcut(taken, key("b", { code: "KeyB", altKey: true }), false)?.command).toEqual({ kind: "selectTool", tool: "bbox" });
+    expect(findShortcut(taken, key("p"), false)?.command).toEqual({ kind: "selectTool", tool: "polygon" });
+    const keys = taken.map((s) => s.keys);
+    expect(keys).toContain("Alt+A");
+    expect(new Set(taken.flatMap((s) => s.combos.map((c) => JSON.stringify(c)))).size).toBe(taken.flatMap((s) => s.combos).length);
+  });
+
+  it("has token keys for texts and the relation key", () => {
+    const s = keymap({ modality: "text", labels: [{ name: "PER" }, { name: "works_for", tools: ["relation"] }], tools: ["span", "relation"] });
+    expect(findShortcut(s, key("ArrowRight"), false)?.command).toEqual({ kind: "text", op: "nextToken" });
+    expect(findShortcut(s, key("ArrowLeft", { shiftKey: true }), false)?.command).toEqual({ kind: "text", op: "extendLeft" });
+    expect(findShortcut(s, key("r"), false)?.command.kind).toBe("tool");
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { EditorRegion, RegionAction, RegionState } from "./regions";
-import { HISTORY_LIMIT, initialRegionState, initialRegions, isBbox, regionReducer, withIds } from "./regions";
+import { HISTORY_LIMIT, initialRegionState, initialRegions, isBbox, regionReducer, toResult, withIds } from "./regions";
 
 const box = (id: string, label = "cat"): EditorRegion => ({ type: "bbox", id, label, x: 1, y: 2, w: 3, h: 4 });
 const run = (state: RegionState, ...actions: RegionAction[]) => actions.reduce(regionReducer, state);
@@ -72,7 +72,7 @@ describe("initial regions", () => {
   let n = 0;
   const ids = () => `gen${++n}`;
 
-  it("loads the best prediction as editable regions, without model scores", () => {
+  it("loads the best prediction as pending pre-labels with their origin and score", () => {
     const regions = initialRegions(
       {
         predictions: [
@@ -84,9 +84,32 @@ describe("initial regions", () => {
       ids,
     );
     expect(regions).toHaveLength(1);
-    expect(regions[0]).toMatchObject({ type: "bbox", label: "dog", id: "gen1" });
-    expect(regions[0]).not.toHaveProperty("score");
+    expect(regions[0]).toMatchObject({ type: "bbox", label: "dog", id: "gen1", score: 0.8, _pending: true, origin: { model_version: "m2", edited: false } });
     expect(isBbox(regions[0]!)).toBe(true);
+    // the submission keeps the origin, not the score or the editor's flags
+    expect(toResult(regions)).toEqual([{ type: "bbox", label: "dog", x: 5, y: 5, w: 10, h: 10, id: "gen1", origin: { model_version: "m2", edited: false } }]);
+  });
+
+  it("accepts, edits and rejects pre-labels; removing a region removes its relations", () => {
+    const start = initialRegions({ predictions: [{ model_version: "m", score: 0.5, result: [box("a"), box("b"), box("c")] }] }, new Set(["bbox", "relation"]), ids);
+    let s = initialRegionState([...start, { type: "relation", id: "rel", label: "near", from: "a", to: "c" }]);
+    s = regionReducer(s, { type: "accept", ids: ["a"] });
+    expect(s.regions.find((r) => r.id === "a")?._pending).toBeUndefined();
+    s = regionReducer(s, { type: "update", id: "b", patch: { x: 9 } });
+    expect(s.regions.find((r) => r.id === "b")).toMatchObject({ origin: { model_version: "m", edited: true } });
+    expect(s.regions.find((r) => r.id === "b")?._pending).toBeUndefined();
+    s = regionReducer(s, { type: "reject", ids: "all" }); // only c is still pending
+    expect(s.regions.map((r) => r.id)).toEqual(["a", "b"]);
+    s = regionReducer(s, { type: "undo" });
+    expect(s.regions.map((r) => r.id)).toEqual(["a", "b", "c", "rel"]);
+    s = regionReducer(s, { type: "remove", id: "a" });
+    expect(s.regions.map((r) => r.id)).toEqual(["b", "c"]);
+  });
+
+  it("starts from a rejected round's annotation when there is no result", () => {
+    const regions = initialRegions({ predictions: [{ score: 1, result: [box("p")] }] }, allowed, ids, [box("previous")]);
+    expect(regions.map((r) => r.id)).toEqual(["previous"]);
+    expect(regions[0]?._pending).toBeUndefined();
   });
 
   it("prefers a saved result and keeps existing ids", () => {

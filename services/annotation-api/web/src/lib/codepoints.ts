@@ -9,13 +9,14 @@ export class OffsetMap {
   private readonly utf16Starts: Uint32Array;
 
   constructor(readonly text: string) {
-    const starts: number[] = [];
+    const starts = new Uint32Array(text.length + 1);
+    let n = 0;
     for (let i = 0; i < text.length; ) {
-      starts.push(i);
+      starts[n++] = i;
       i += isHighSurrogateAt(text, i) ? 2 : 1;
     }
-    starts.push(text.length);
-    this.utf16Starts = Uint32Array.from(starts);
+    starts[n++] = text.length;
+    this.utf16Starts = n === starts.length ? starts : starts.slice(0, n);
   }
 
   /** Number of code points in the text. */
@@ -55,20 +56,28 @@ function isHighSurrogateAt(text: string, i: number): boolean {
   return next >= 0xdc00 && next <= 0xdfff;
 }
 
+let cached: OffsetMap | null = null;
+
+/** The offset map of a text, kept for the last text asked for (the item's, in practice). */
+export function offsetMapOf(text: string): OffsetMap {
+  if (!cached || cached.text !== text) cached = new OffsetMap(text);
+  return cached;
+}
+
 export function codePointLength(text: string): number {
-  return new OffsetMap(text).codePointLength;
+  return offsetMapOf(text).codePointLength;
 }
 
 export function utf16ToCodePoint(text: string, u16: number, rounding: Rounding = "floor"): number {
-  return new OffsetMap(text).toCodePoint(u16, rounding);
+  return offsetMapOf(text).toCodePoint(u16, rounding);
 }
 
 export function codePointToUtf16(text: string, cp: number): number {
-  return new OffsetMap(text).toUtf16(cp);
+  return offsetMapOf(text).toUtf16(cp);
 }
 
 /** The substring between two code point offsets (end exclusive). */
 export function sliceCodePoints(text: string, start: number, end: number): string {
-  const map = new OffsetMap(text);
+  const map = offsetMapOf(text);
   return text.slice(map.toUtf16(start), map.toUtf16(end));
 }

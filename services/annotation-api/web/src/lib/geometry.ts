@@ -93,3 +93,64 @@ export function screenSize(box: Box, rect: ScreenRect, image: Size): Size {
     height: image.height > 0 ? (box.h * rect.height) / image.height : 0,
   };
 }
+
+// -- points, polygons and lines (image pixels) ------------------------------------------------------
+
+export function clampPoint(p: Point, image: Size): Point {
+  return { x: round2(clamp(p.x, 0, image.width)), y: round2(clamp(p.y, 0, image.height)) };
+}
+
+export function distance(a: Point, b: Point): number {
+  return Math.hypot(a.x - b.x, a.y - b.y);
+}
+
+/** Distance from p to the segment ab. */
+export function distanceToSegment(p: Point, a: Point, b: Point): number {
+  const dx = b.x - a.x;
+  const dy = b.y - a.y;
+  const len2 = dx * dx + dy * dy;
+  const t = len2 === 0 ? 0 : clamp(((p.x - a.x) * dx + (p.y - a.y) * dy) / len2, 0, 1);
+  return Math.hypot(p.x - (a.x + t * dx), p.y - (a.y + t * dy));
+}
+
+/** Even-odd rule. */
+export function pointInPolygon(p: Point, points: readonly (readonly number[])[]): boolean {
+  let inside = false;
+  for (let i = 0, j = points.length - 1; i < points.length; j = i++) {
+    const [xi, yi] = points[i] as [number, number];
+    const [xj, yj] = points[j] as [number, number];
+    if (yi > p.y !== yj > p.y && p.x < ((xj - xi) * (p.y - yi)) / (yj - yi) + xi) inside = !inside;
+  }
+  return inside;
+}
+
+/** Whether p is within tol of the line through points (closed: also the last-to-first edge). */
+export function nearPolyline(p: Point, points: readonly (readonly number[])[], tol: number, closed: boolean): boolean {
+  const n = points.length;
+  for (let i = 0; i < n - (closed ? 0 : 1); i++) {
+    const [ax, ay] = points[i] as [number, number];
+    const [bx, by] = points[(i + 1) % n] as [number, number];
+    if (distanceToSegment(p, { x: ax, y: ay }, { x: bx, y: by }) <= tol) return true;
+  }
+  return n === 1 && distance(p, { x: (points[0] as number[])[0]!, y: (points[0] as number[])[1]! }) <= tol;
+}
+
+/** The bounding box of some points (only those with v > 0 when they carry a visibility). */
+export function pointsBounds(points: readonly (readonly number[])[]): Box | null {
+  let x0 = Infinity;
+  let y0 = Infinity;
+  let x1 = -Infinity;
+  let y1 = -Infinity;
+  for (const p of points) {
+    if (p.length > 2 && !(p[2]! > 0)) continue;
+    x0 = Math.min(x0, p[0]!);
+    y0 = Math.min(y0, p[1]!);
+    x1 = Math.max(x1, p[0]!);
+    y1 = Math.max(y1, p[1]!);
+  }
+  return x0 === Infinity ? null : { x: x0, y: y0, w: x1 - x0, h: y1 - y0 };
+}
+
+export function boxesIntersect(a: Box, b: Box): boolean {
+  return a.x <= b.x + b.w && b.x <= a.x + a.w && a.y <= b.y + b.h && b.y <= a.y + a.h;
+}

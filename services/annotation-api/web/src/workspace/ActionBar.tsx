@@ -6,10 +6,11 @@ interface Props {
   error: ActionError | null;
   onSubmit(): void;
   onSkip(): void;
+  onFlag: (() => void) | null;
   onNext(): void;
 }
 
-export function ActionBar({ busy, error, onSubmit, onSkip, onNext }: Props) {
+export function ActionBar({ busy, error, onSubmit, onSkip, onFlag, onNext }: Props) {
   return (
     <div className="action-bar">
       <button type="button" className="primary" data-testid="submit" disabled={busy} onClick={onSubmit}>
@@ -18,6 +19,11 @@ export function ActionBar({ busy, error, onSubmit, onSkip, onNext }: Props) {
       <button type="button" data-testid="skip" disabled={busy} onClick={onSkip}>
         Skip
       </button>
+      {onFlag && (
+        <button type="button" data-testid="flag" onClick={onFlag} title="Flag this item as ambiguous (Shift+F)">
+          Flag…
+        </button>
+      )}
       {error && <ErrorPanel error={error} onNext={onNext} />}
     </div>
   );

@@ -1,4 +1,4 @@
-import type { Shortcut } from "../editor/keymap";
+import { overlayRows, type Shortcut } from "../editor/keymap";
 
 interface Props {
   shortcuts: readonly Shortcut[];
@@ -6,12 +6,14 @@ interface Props {
 }
 
 /** Every shortcut that works right now, grouped; toggled with "?". */
-export function ShortcutOverlay({ shortcuts, onClose }: Props) {
+export function ShortcutOverlay({ shortcuts: all, onClose }: Props) {
+  const shortcuts = overlayRows(all);
   const groups = [...new Set(shortcuts.map((s) => s.group))];
   return (
     <div className="overlay" role="dialog" aria-modal="true" aria-label="Keyboard shortcuts" data-testid="shortcuts" onClick={onClose}>
       <div className="card" onClick={(e) => e.stopPropagation()}>
         <h2>Keyboard shortcuts</h2>
+        <div className="shortcut-groups">
         {groups.map((g) => (
           <section key={g}>
             <h3>{g}</h3>
@@ -31,6 +33,7 @@ export function ShortcutOverlay({ shortcuts, onClose }: Props) {
             </table>
           </section>
         ))}
+        </div>
         <button type="button" onClick={onClose}>
           Close
         </button>

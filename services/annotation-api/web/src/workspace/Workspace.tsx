@@ -1,4 +1,4 @@
-import { useMemo } from "react";
+import { useCallback, useMemo } from "react";
 import type { Api } from "../api/client";
 import type { Project } from "../api/types";
 import { resolveLabels } from "../lib/labels";
@@ -14,7 +14,10 @@ interface Props {
   onExit(): void;
 }
 
-/** One project's labeling loop: next task -> label -> submit or skip -> next task. */
+/** Fired on window when an item is drawn and takes input (the UI benchmark listens for it). */
+export const ITEM_READY = "annotary:item-ready";
+
+/** One project's labeling loop: the current task and the next ones pre-leased and decoded, submit, next. */
 export function Workspace({ api, project, onExit }: Props) {
   const tools = useMemo(() => resolveTools(project.schema), [project.schema]);
   // label hotkeys only matter when a tool uses labels; otherwise the digits are free for choices
@@ -23,40 +26,81 @@ export function Workspace({ api, project, onExit }: Props) {
     [project.schema, tools],
   );
   const queue = useTaskQueue(api, project.id);
-  const { state } = queue;
-  useHeartbeat(api, state.phase === "ready" ? state.task : null);
+  const { state, error } = queue;
+  useHeartbeat(api, queue.held);
+  const { markReady } = queue;
+  const onReady = useCallback(
+    (taskId: string) => {
+      window.dispatchEvent(new CustomEvent(ITEM_READY, { detail: { taskId, at: performance.now() } }));
+      markReady(taskId);
+    },
+    [markReady],
+  );
+
+  const current = state.phase === "ready" ? state.item.task.id : null;
+  const elsewhere = error && error.taskId !== current && (
+    <div className="error-panel banner" role="alert" data-testid="error">
+      <strong>A submission was not accepted:</strong> {error.detail}
+    </div>
+  );
 
   switch (state.phase) {
     case "loading":
       return (
-        <p className="notice" data-testid="loading">
-          Loading the next item…
-        </p>
+        <>
+          {elsewhere}
+          <p className="notice" data-testid="loading">
+            Loading the next item…
+          </p>
+        </>
       );
     case "empty":
-      return <NothingLeft projectName={project.name} submitted={queue.submitted} onRetry={() => void queue.loadNext()} onExit={onExit} />;
+      return (
+        <>
+          {elsewhere}
+          <NothingLeft projectName={project.name} submitted={queue.submitted} reason={state.reason} onRetry={queue.retry} onExit={onExit} />
+        </>
+      );
     case "failed":
       return (
         <div className="notice" role="alert" data-testid="load-error">
-          Could not load the next task: {state.message} <button onClick={() => void queue.loadNext()}>Retry</button>
+          Could not load the next task: {state.message} <button onClick={queue.retry}>Retry</button>
         </div>
       );
-    case "ready":
+    case "ready": {
+      const { item } = state;
+      if (item.loadError)
+        return (
+          <div className="notice" role="alert" data-testid="load-error">
+            {item.loadError}{" "}
+            <button type="button" data-testid="skip" onClick={() => queue.skip([], 0)}>
+              Skip this item
+            </button>
+          </div>
+        );
       return (
-        <Editor
-          key={state.task.id}
-          project={project}
-          task={state.task}
-          media={state.media}
-          tools={tools}
-          labels={labels}
-          busy={queue.busy}
-          error={queue.error}
-          submitted={queue.submitted}
-          onSubmit={(regions, lead) => void queue.submit(regions, lead)}
-          onSkip={() => void queue.skip()}
-          onNext={() => void queue.loadNext()}
-        />
+        <>
+          {elsewhere}
+          <Editor
+            key={`${item.task.id}:${item.generation}`}
+            api={api}
+            project={project}
+            task={item.task}
+            media={item.media}
+            tools={tools}
+            labels={labels}
+            draft={item.draft}
+            rework={item.rework}
+            comments={item.comments}
+            error={error}
+            submitted={queue.submitted}
+            onSubmit={queue.submit}
+            onSkip={queue.skip}
+            onNext={queue.retry}
+            onReady={onReady}
+          />
+        </>
       );
+    }
   }
 }

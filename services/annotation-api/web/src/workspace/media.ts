@@ -1,9 +1,13 @@
-// Fetch and decode the item before it is shown, so the annotator never watches an image paint.
+// Fetch and decode the item before it is shown, so the annotator never watches an image paint. Images are
+// decoded off the main thread (createImageBitmap) together with halved copies down to 1024 px: zoomed-out
+// frames draw from a copy about the canvas's size instead of scaling all 4K pixels every frame.
 import type { Api } from "../api/client";
 import type { Task } from "../api/types";
-import type { LoadedMedia } from "../tools/types";
+import type { ImageLevel, LoadedMedia } from "../tools/types";
 
-export async function decodeImage(url: string): Promise<{ width: number; height: number }> {
+const SMALLEST_LEVEL = 1024;
+
+export async function decodeImage(url: string): Promise<HTMLImageElement> {
   const img = new Image();
   img.src = url;
   if (typeof img.decode === "function") {
@@ -14,7 +18,27 @@ export async function decodeImage(url: string): Promise<{ width: number; height:
       img.onerror = () => reject(new Error("image failed to load"));
     });
   }
-  return { width: img.naturalWidth, height: img.naturalHeight };
+  return img;
+}
+
+async function pyramid(blob: Blob, url: string): Promise<ImageLevel[]> {
+  if (typeof createImageBitmap !== "function") {
+    const img = await decodeImage(url);
+    return [{ source: img, width: img.naturalWidth, height: img.naturalHeight }];
+  }
+  const full = await createImageBitmap(blob);
+  const levels: ImageLevel[] = [{ source: full, width: full.width, height: full.height }];
+  let { width, height } = full;
+  while (Math.max(width, height) > SMALLEST_LEVEL) {
+    width = Math.max(1, Math.ceil(width / 2));
+    height = Math.max(1, Math.ceil(height / 2));
+    try {
+      levels.push({ source: await createImageBitmap(full, { resizeWidth: width, resizeHeight: height, resizeQuality: "medium" }), width, height });
+    } catch {
+      break; // the full image still works
+    }
+  }
+  return levels;
 }
 
 export async function loadMedia(api: Api, task: Task): Promise<LoadedMedia> {
@@ -24,10 +48,12 @@ export async function loadMedia(api: Api, task: Task): Promise<LoadedMedia> {
     return { kind: "text", text: item.media_url ? await (await api.media(item.media_url)).text() : "" };
   }
   if (item.modality === "image" && item.media_url) {
-    const url = URL.createObjectURL(await api.media(item.media_url));
+    const blob = await api.media(item.media_url);
+    const url = URL.createObjectURL(blob);
     try {
-      const natural = await decodeImage(url);
-      return { kind: "image", url, width: item.width || natural.width, height: item.height || natural.height };
+      const levels = await pyramid(blob, url);
+      const natural = levels[0]!;
+      return { kind: "image", url, width: item.width || natural.width, height: item.height || natural.height, levels };
     } catch {
       URL.revokeObjectURL(url);
       throw new Error(`The image of ${item.external_id ?? item.id} could not be decoded.`);
@@ -37,5 +63,7 @@ export async function loadMedia(api: Api, task: Task): Promise<LoadedMedia> {
 }
 
 export function releaseMedia(media: LoadedMedia): void {
-  if (media.kind === "image") URL.revokeObjectURL(media.url);
+  if (media.kind !== "image") return;
+  URL.revokeObjectURL(media.url);
+  for (const level of media.levels) if (typeof ImageBitmap !== "undefined" && level.source instanceof ImageBitmap) level.source.close();
 }

@@ -1,4 +1,4 @@
-import { useEffect } from "react";
+import { useEffect, useRef } from "react";
 import type { Api } from "../api/client";
 import type { Task } from "../api/types";
 
@@ -11,25 +11,41 @@ export function heartbeatDelay(leaseExpiresAt: string | null | undefined, now = 
   return Number.isFinite(left) ? Math.min(MAX_MS, Math.max(MIN_MS, left / 2)) : MAX_MS / 2;
 }
 
-/** Keep the lease on the shown task alive while the annotator works on it. */
-export function useHeartbeat(api: Api, task: Task | null): void {
+/** Keep the leases alive on the shown task and on the pre-loaded ones. */
+export function useHeartbeat(api: Api, tasks: readonly Task[]): void {
+  const timers = useRef(new Map<string, ReturnType<typeof setTimeout>>());
+  const ids = tasks.map((t) => t.id).join(",");
+  const latest = useRef(tasks);
+  latest.current = tasks;
+
   useEffect(() => {
-    if (!task) return;
-    let stopped = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const schedule = (expiresAt: string | null | undefined) => {
-      if (!stopped) timer = setTimeout(beat, heartbeatDelay(expiresAt));
-    };
-    const beat = () => {
-      api.heartbeat(task.id).then(
-        (r) => schedule(r.lease_expires_at),
-        () => schedule(null),
+    const live = new Set(latest.current.map((t) => t.id));
+    const map = timers.current;
+    for (const [id, timer] of map) {
+      if (!live.has(id)) {
+        clearTimeout(timer);
+        map.delete(id);
+      }
+    }
+    const schedule = (id: string, expiresAt: string | null | undefined) => {
+      map.set(
+        id,
+        setTimeout(() => {
+          api.heartbeat(id).then(
+            (r) => map.has(id) && schedule(id, r.lease_expires_at),
+            () => map.has(id) && schedule(id, null),
+          );
+        }, heartbeatDelay(expiresAt)),
       );
     };
-    schedule(task.lease_expires_at);
+    for (const t of latest.current) if (!map.has(t.id)) schedule(t.id, t.lease_expires_at);
+  }, [api, ids]);
+
+  useEffect(() => {
+    const map = timers.current;
     return () => {
-      stopped = true;
-      clearTimeout(timer);
+      for (const timer of map.values()) clearTimeout(timer);
+      map.clear();
     };
-  }, [api, task]);
+  }, []);
 }

@@ -2,7 +2,7 @@ import { render, screen } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
 import { OffsetMap } from "../../lib/codepoints";
 import { selectedRange } from "./selection";
-import { TextContent } from "./TextContent";
+import { TextChunk } from "./TextChunk";
 
 const TEXT = "😀 Ada met 𝔅ob at  CERN ";
 const map = new OffsetMap(TEXT);
@@ -12,13 +12,17 @@ function setup() {
   render(
     <div>
       <p data-testid="outside">outside</p>
-      <TextContent
-        text={TEXT}
-        marks={[
-          { id: "a", start: 3, end: 6, label: "PER", color: "#f00" },
-          { id: "b", start: 11, end: 15, label: "PER", color: "#f00" },
-        ]}
-      />
+      <div data-testid="text-content">
+        <TextChunk
+          text={TEXT}
+          chunk={{ start: 0, end: TEXT.length }}
+          index={0}
+          marks={[
+            { id: "a", start: 3, end: 6, label: "PER", color: "#f00", selected: false, pending: false, invalid: false },
+            { id: "b", start: 11, end: 15, label: "PER", color: "#f00", selected: false, pending: false, invalid: false },
+          ]}
+        />
+      </div>
     </div>,
   );
   return screen.getByTestId("text-content");
@@ -48,7 +52,7 @@ describe("selection to code point offsets", () => {
 
   it("trims whitespace and clips a selection that leaves the text", () => {
     const root = setup();
-    const last = root.lastElementChild!; // " at  CERN "
+    const last = root.querySelector(".text-chunk")!.lastElementChild!; // " at  CERN "
     const sel = select(last.firstChild!, 0, screen.getByTestId("outside").parentElement!, 2);
     const range = selectedRange(root, sel, map)!;
     expect(range).toEqual({ start: 14, end: 22 });

@@ -1,0 +1,1 @@
+"""Annotary's benchmark harness: ``make bench`` (or ``python -m bench.run``) prints one JSON document."""
