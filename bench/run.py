@@ -229,7 +229,9 @@ async def annotary_phase(run: Running, sizes: Sizes, out: dict[str, Any]) -> Non
             await conn.close()
         log.info("fill: %s", {k: v for k, v in out["fill"].items() if k != "verify"})
         if not out["fill"]["verify"]["ok"]:
-            log.warning("the fill does NOT match the event path: %s", out["fill"]["verify"]["mismatches"])
+            log.warning("the fill does NOT match item.ingested: %s", out["fill"]["verify"]["mismatches"])
+        if out["fill"]["verify"]["later_events"]:
+            log.info("left out of the fill (written by later events): %s", out["fill"]["verify"]["later_events"])
 
         # (a) saturation: gRPC straight to the orchestrator, then REST through the gateway; then paced.
         meters = workload.Meters(cpu=cpu_meter(run), drain=lambda: _drain(run, main, DRAIN_S),
