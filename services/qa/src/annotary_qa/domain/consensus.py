@@ -485,6 +485,8 @@ def _choose(name: str, votes: Sequence[tuple[int, Hashable | None]], schema: Lab
     given = [(s, v) for s, v in votes if v is not None]
     if not given:
         return None
+    if len({v for _, v in given}) == 1 and len(given) == len(votes):
+        return given[0][1]  # unanimous: no weighting can change it
     if spec is not None and not spec.multiple and history and annotators:
         past = history.get(name, ())
         experience = Counter(a for unit in past for a in unit)

@@ -106,6 +106,16 @@ async def insert_submission(conn: asyncpg.Connection, item_uuid: uuid.UUID, roun
 
 
 # -- regular items -----------------------------------------------------------------------------
+def choices_disagree(results: Sequence[list[Any] | None]) -> bool:
+    """Whether two valid submissions answer the choices differently."""
+    answers = {
+        canonical_json(sorted((r for r in result if isinstance(r, dict) and r.get("type") == "choice"),
+                              key=lambda r: str(r.get("name"))))
+        for result in results if result is not None
+    }
+    return len(answers) > 1
+
+
 async def load_choice_history(conn: asyncpg.Connection, project: Project) -> consensus.ChoiceHistory:
     """Earlier answers to the project's single choices, as units (item-round) of annotator -> answer."""
     names = [c.name for c in project.schema.choices if not c.multiple]
@@ -148,7 +158,8 @@ async def decide_submitted(conn: asyncpg.Connection, msg: events_pb2.TaskSubmitt
         else:
             results.append(parsed)
     annotators = [s.annotator_id for s in msg.submissions]
-    history = await load_choice_history(conn, project)
+    # Dawid-Skene weighting only matters when annotators disagree on a choice: read the history then only.
+    history = await load_choice_history(conn, project) if choices_disagree(results) else {}
     assessment = consensus.assess(results, project.schema, annotators, history)
     decision = consensus.decide(assessment, any(r is not None for r in results), project.agreement_threshold,
                                 project.review, f"{item.item_id}:{msg.round}")
@@ -171,6 +182,7 @@ async def decide_submitted(conn: asyncpg.Connection, msg: events_pb2.TaskSubmitt
         log.info("item round already decided", extra={"item_id": item.item_id, "round": msg.round})
         return None
 
+    ratings: list[tuple[Any, ...]] = []
     for k, submission in enumerate(msg.submissions):
         score = None
         own = results[k]
@@ -179,18 +191,21 @@ async def decide_submitted(conn: asyncpg.Connection, msg: events_pb2.TaskSubmitt
         await insert_submission(conn, item_uuid, msg.round, item.project_id, submission, "regular", parsed_all[k],
                                 results[k] is not None, score, "accepted" if accepted else None)
         if results[k] is not None and submission.annotator_id:
-            for name, answer in assessment.choice_answers[k].items():
-                await conn.execute(
-                    "INSERT INTO choice_ratings (item_id, round, annotator_id, choice_name, project_id, value)"
-                    " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-                    item_uuid, msg.round, submission.annotator_id, name, item.project_id, answer,
-                )
-    for i, j, value in assessment.pairs:
-        a, b = sorted((msg.submissions[i].annotator_id, msg.submissions[j].annotator_id))
-        await conn.execute(
+            ratings.extend((item_uuid, msg.round, submission.annotator_id, name, item.project_id, answer)
+                           for name, answer in assessment.choice_answers[k].items())
+    if ratings:
+        await conn.executemany(
+            "INSERT INTO choice_ratings (item_id, round, annotator_id, choice_name, project_id, value)"
+            " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+            ratings,
+        )
+    pairs = [(item_uuid, msg.round, *sorted((msg.submissions[i].annotator_id, msg.submissions[j].annotator_id)),
+              item.project_id, assessment.metric, value) for i, j, value in assessment.pairs]
+    if pairs:
+        await conn.executemany(
             "INSERT INTO pair_agreement (item_id, round, annotator_a, annotator_b, project_id, metric, value)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-            item_uuid, msg.round, a, b, item.project_id, assessment.metric, value,
+            pairs,
         )
 
     if accepted:
