@@ -9,6 +9,7 @@ docker-compose.yml. The list of services comes from docs/runtime.md, the contrac
 
 from __future__ import annotations
 
+import fnmatch
 import importlib.metadata
 import json
 import os
@@ -22,13 +23,15 @@ from typing import Any
 import helm_python as helm
 import pytest
 import yaml
-from kubernetes_validate import utils as kubernetes_validate  # type: ignore[import-untyped]
+from kubernetes_validate import utils as kubernetes_validate
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHART_DIR = REPO_ROOT / "deploy" / "helm" / "annotary"
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 OTEL_CONFIG = REPO_ROOT / "deploy" / "otel-collector.yaml"
 RUNTIME_DOC = REPO_ROOT / "docs" / "runtime.md"
+PRODUCTION_VALUES_FILE = CHART_DIR / "ci" / "production-values.yaml"
+PRODUCTION_VALUES: dict[str, Any] = yaml.safe_load(PRODUCTION_VALUES_FILE.read_text(encoding="utf-8"))
 
 # A Kubernetes version the chart supports (gRPC probes are GA from 1.27) and
 # kubernetes-validate ships schemas for.
@@ -114,6 +117,21 @@ def _deployments(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {_component(d): d for d in _by_kind(objects, "Deployment").values()}
 
 
+def _is_hook(obj: dict[str, Any]) -> bool:
+    return "helm.sh/hook" in (obj["metadata"].get("annotations") or {})
+
+
+def _release_objects(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The objects the release owns (Helm hooks, such as the migration Job, left out)."""
+    return [o for o in objects if not _is_hook(o)]
+
+
+def _config_map(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    """The services' environment ConfigMap (not the Grafana dashboards one)."""
+    (configmap,) = [c for c in _by_kind(objects, "ConfigMap").values() if c["metadata"]["name"].endswith("-config")]
+    return configmap
+
+
 @pytest.fixture(scope="module")
 def default_objects() -> list[dict[str, Any]]:
     return _render()
@@ -124,13 +142,19 @@ def full_objects() -> list[dict[str, Any]]:
     return _render(FULL_VALUES)
 
 
-@pytest.fixture(scope="module", params=["default", "full"])
+@pytest.fixture(scope="module")
+def production_objects() -> list[dict[str, Any]]:
+    return _render(PRODUCTION_VALUES)
+
+
+@pytest.fixture(scope="module", params=["default", "full", "production"])
 def rendered(
     request: pytest.FixtureRequest,
     default_objects: list[dict[str, Any]],
     full_objects: list[dict[str, Any]],
+    production_objects: list[dict[str, Any]],
 ) -> list[dict[str, Any]]:
-    return default_objects if request.param == "default" else full_objects
+    return {"default": default_objects, "full": full_objects, "production": production_objects}[request.param]
 
 
 def test_helm_sdk_is_the_bundled_native_library() -> None:
@@ -140,7 +164,7 @@ def test_helm_sdk_is_the_bundled_native_library() -> None:
     assert helm.helm_sdk_version().startswith("v")
 
 
-@pytest.mark.parametrize("values", [None, FULL_VALUES], ids=["default", "full"])
+@pytest.mark.parametrize("values", [None, FULL_VALUES, PRODUCTION_VALUES], ids=["default", "full", "production"])
 def test_helm_lint_passes_strict(values: dict[str, Any] | None) -> None:
     report = helm.lint(str(CHART_DIR), values, strict=True, kube_version=f"v{KUBE_VERSION}")
     assert report["total_charts_linted"] == 1
@@ -179,13 +203,23 @@ def test_helm_template_renders_a_deployment_and_service_per_service(
         assert deployments[name]["spec"]["selector"]["matchLabels"] == selector
 
 
+# prometheus-operator's custom resources: kubernetes-validate has no schema for them;
+# test_chart_operations.py checks their structure.
+CUSTOM_RESOURCES = {("monitoring.coreos.com/v1", "ServiceMonitor"), ("monitoring.coreos.com/v1", "PrometheusRule")}
+
+
 def test_rendered_manifests_validate_against_kubernetes_schemas(
     rendered: list[dict[str, Any]],
 ) -> None:
     assert rendered
+    validated = 0
     for obj in rendered:
+        if (obj["apiVersion"], obj["kind"]) in CUSTOM_RESOURCES:
+            continue
         # Raises ValidationError / SchemaNotFoundError when the object is not valid.
         kubernetes_validate.validate(obj, KUBE_VERSION, strict=True)
+        validated += 1
+    assert validated >= 2 * len(SERVICES)
 
 
 def test_kubernetes_validation_catches_a_broken_manifest(
@@ -200,7 +234,10 @@ def test_kubernetes_validation_catches_a_broken_manifest(
 def _hardening_problems(objects: list[dict[str, Any]]) -> list[str]:
     """What makes a rendered Deployment fall short of the hardening rules."""
     problems: list[str] = []
-    for name, deployment in _deployments(objects).items():
+    workloads = dict(_deployments(objects))
+    workloads.update({job["metadata"]["name"]: job for job in objects if job["kind"] == "Job"})
+    for name, deployment in workloads.items():
+        is_job = deployment["kind"] == "Job"
         pod = deployment["spec"]["template"]["spec"]
         pod_sc = pod.get("securityContext", {})
         if pod.get("automountServiceAccountToken") is not False:
@@ -216,9 +253,12 @@ def _hardening_problems(objects: list[dict[str, Any]]) -> list[str]:
                 "allowPrivilegeEscalation false": sc.get("allowPrivilegeEscalation") is False,
                 "not privileged": sc.get("privileged", False) is False,
                 "drops ALL capabilities": "ALL" in capabilities.get("drop", []),
+                "seccomp RuntimeDefault": sc.get("seccompProfile", pod_sc.get("seccompProfile"))
+                == {"type": "RuntimeDefault"},
                 "adds no capability": not capabilities.get("add"),
-                "readinessProbe": bool(container.get("readinessProbe")),
-                "livenessProbe": bool(container.get("livenessProbe")),
+                # A one-shot Job needs no probes.
+                "readinessProbe": is_job or bool(container.get("readinessProbe")),
+                "livenessProbe": is_job or bool(container.get("livenessProbe")),
                 # A read-only root needs somewhere writable for temporary files.
                 "writable /tmp": "/tmp" in {m["mountPath"] for m in container.get("volumeMounts", [])},
             }
@@ -232,6 +272,7 @@ def _hardening_problems(objects: list[dict[str, Any]]) -> list[str]:
 
 def test_every_container_is_hardened(rendered: list[dict[str, Any]]) -> None:
     assert _deployments(rendered)
+    assert [o for o in rendered if o["kind"] == "Job"], "the migration Job is checked too"
     assert _hardening_problems(rendered) == []
 
 
@@ -244,12 +285,20 @@ def test_hardening_check_catches_weak_containers(
     containers["ingest"]["securityContext"]["readOnlyRootFilesystem"] = False
     del containers["export"]["resources"]["limits"]["memory"]
     containers["orchestrator"]["securityContext"]["runAsNonRoot"] = False
-    assert sorted(_hardening_problems(weakened)) == [
+    preannotate = _deployments(weakened)["preannotate"]["spec"]["template"]["spec"]
+    del preannotate["securityContext"]["seccompProfile"]
+    del containers["preannotate"]["securityContext"]["seccompProfile"]
+    (job,) = [o for o in weakened if o["kind"] == "Job"]
+    job["spec"]["template"]["spec"]["containers"][0]["securityContext"]["capabilities"] = {}
+    job_container = job["spec"]["template"]["spec"]["containers"][0]["name"]
+    assert sorted(_hardening_problems(weakened)) == sorted([
         "export/export: resources.limits.memory",
         "ingest/ingest: readOnlyRootFilesystem",
+        f"{job['metadata']['name']}/{job_container}: drops ALL capabilities",
         "orchestrator/orchestrator: runAsNonRoot",
+        "preannotate/preannotate: seccomp RuntimeDefault",
         "qa/qa: livenessProbe",
-    ]
+    ])
 
 
 def test_probes_use_grpc_health_and_the_http_endpoints(
@@ -283,7 +332,7 @@ def _container_env(deployment: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def test_configmap_points_services_at_the_charts_services(
     full_objects: list[dict[str, Any]],
 ) -> None:
-    (configmap,) = _by_kind(full_objects, "ConfigMap").values()
+    configmap = _config_map(full_objects)
     data = configmap["data"]
     assert data["ANNOTARY_KAFKA_BOOTSTRAP"]
     assert data["ANNOTARY_OBJECT_STORE"] == "s3"
@@ -307,14 +356,14 @@ def test_configmap_points_services_at_the_charts_services(
 
 
 def test_secret_holds_the_credentials(full_objects: list[dict[str, Any]]) -> None:
-    (secret,) = _by_kind(full_objects, "Secret").values()
+    (secret,) = _by_kind(_release_objects(full_objects), "Secret").values()
     assert set(secret["data"]) == {
         "ANNOTARY_DATABASE_URL",
         "ANNOTARY_ADMIN_TOKEN",
         "ANNOTARY_S3_ACCESS_KEY_ID",
         "ANNOTARY_S3_SECRET_ACCESS_KEY",
     }
-    (configmap,) = _by_kind(full_objects, "ConfigMap").values()
+    configmap = _config_map(full_objects)
     assert not set(configmap["data"]) & set(secret["data"]), "a secret leaked into the ConfigMap"
     deployments = _deployments(full_objects)
     for name, deployment in deployments.items():
@@ -454,6 +503,9 @@ def test_compose_config_validates(compose_config: dict[str, Any]) -> None:
         "minio",
         "minio-init",
         "otel-collector",
+        "prometheus",
+        "grafana",
+        "migrate",
     }
     assert expected <= set(compose_config["services"])
 
@@ -523,6 +575,80 @@ def test_compose_infrastructure(compose_config: dict[str, Any]) -> None:
     assert collector["image"].startswith("otel/opentelemetry-collector-contrib:")
     mounts = {Path(v["source"]) for v in collector["volumes"] if v["type"] == "bind"}
     assert OTEL_CONFIG in mounts
+
+
+def _bind_mounts(service: dict[str, Any]) -> dict[str, Path]:
+    """target in the container -> source on the host, for bind mounts."""
+    return {v["target"]: Path(v["source"]) for v in service.get("volumes", []) if v["type"] == "bind"}
+
+
+def test_compose_migrates_before_the_services_start(compose_config: dict[str, Any]) -> None:
+    services = compose_config["services"]
+    migrate = services["migrate"]
+    assert migrate["build"]["dockerfile"] == "deploy/docker/migrate.Dockerfile"
+    assert Path(migrate["build"]["context"]) == REPO_ROOT
+    assert migrate["command"] == ["python", "-m", "annotary_common.migrate"]
+    assert migrate.get("restart", "no") == "no"
+    assert migrate["depends_on"]["postgres"]["condition"] == "service_healthy"
+    database_url = services["orchestrator"]["environment"]["ANNOTARY_DATABASE_URL"]
+    assert migrate["environment"]["ANNOTARY_DATABASE_URL"] == database_url
+    assert migrate["read_only"] is True and "ALL" in migrate["cap_drop"]
+    for name in SERVICE_NAMES:
+        assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully", name
+    # The image holds every service's migrations and runs the module the chart's Job runs.
+    instructions = _instructions(REPO_ROOT / "deploy" / "docker" / "migrate.Dockerfile")
+    runs = " && ".join(args for ins, args in instructions if ins == "RUN")
+    for name in SERVICE_NAMES:
+        assert f"./services/{name}" in runs, name
+        assert ("COPY", f"services/{name}/src/ services/{name}/src/") in instructions, name
+    final = _final_stage(instructions)
+    assert [args for ins, args in final if ins == "USER"][-1].split(":")[0] not in ("root", "0")
+    assert final[-1] == ("CMD", json.dumps(["python", "-m", "annotary_common.migrate"]))
+
+
+def test_compose_prometheus_scrapes_every_service_and_loads_the_alerts(compose_config: dict[str, Any]) -> None:
+    prometheus = compose_config["services"]["prometheus"]
+    assert prometheus["image"].startswith("prom/prometheus:v")
+    assert prometheus["healthcheck"]["test"]
+    mounts = _bind_mounts(prometheus)
+    config_path = mounts["/etc/prometheus/prometheus.yml"]
+    assert config_path == REPO_ROOT / "deploy" / "prometheus" / "prometheus.yml"
+    assert mounts["/etc/prometheus/rules/alerts.yaml"] == CHART_DIR / "files" / "prometheus" / "alerts.yaml"
+    assert "--config.file=/etc/prometheus/prometheus.yml" in prometheus["command"]
+    config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    assert any(fnmatch.fnmatch("/etc/prometheus/rules/alerts.yaml", pattern) for pattern in config["rule_files"])
+    (job,) = [j for j in config["scrape_configs"] if j["job_name"] == "annotary"]
+    assert job["metrics_path"] == "/metrics"
+    assert job["honor_labels"] is True
+    targets = {t for sc in job["static_configs"] for t in sc["targets"]}
+    assert targets == {f"{name}:{spec['http_port']}" for name, spec in SERVICES.items()}
+
+
+def test_compose_grafana_provisions_the_charts_dashboards(compose_config: dict[str, Any]) -> None:
+    services = compose_config["services"]
+    grafana = services["grafana"]
+    assert grafana["image"].startswith("grafana/grafana:")
+    assert grafana["depends_on"]["prometheus"]["condition"] == "service_healthy"
+    assert grafana["healthcheck"]["test"]
+    mounts = _bind_mounts(grafana)
+    provisioning = {t: source for t, source in mounts.items() if t.startswith("/etc/grafana/provisioning")}
+    datasources = yaml.safe_load(
+        next((provisioning["/etc/grafana/provisioning/datasources"]).glob("*.yaml")).read_text(encoding="utf-8")
+    )
+    (datasource,) = datasources["datasources"]
+    assert datasource["type"] == "prometheus"
+    assert datasource["isDefault"] is True
+    assert datasource["url"] == "http://prometheus:9090"
+    providers = yaml.safe_load(
+        next((provisioning["/etc/grafana/provisioning/dashboards"]).glob("*.yaml")).read_text(encoding="utf-8")
+    )
+    (provider,) = providers["providers"]
+    dashboards_dir = provider["options"]["path"]
+    # The folder Grafana reads is the chart's: one source for the chart and compose.
+    assert mounts[dashboards_dir] == CHART_DIR / "files" / "grafana"
+    assert list((CHART_DIR / "files" / "grafana").glob("*.json"))
+    home = grafana["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+    assert (mounts[dashboards_dir] / Path(home).relative_to(dashboards_dir)).is_file()
 
 
 def test_otel_collector_config_is_consistent() -> None:
