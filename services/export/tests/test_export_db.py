@@ -145,7 +145,7 @@ async def test_an_export_held_by_another_process_is_left_alone(pool: asyncpg.Poo
 
 async def test_a_failed_build_records_the_error(pool: asyncpg.Pool, store: LocalObjectStore) -> None:
     class BrokenStore:
-        async def put(self, key: str, data: bytes, content_type: str = "") -> str:
+        async def put_file(self, key: str, path: object, content_type: str = "") -> str:
             raise OSError("disk full")
 
     record = await create_export(pool, PROJECT, "coco", SCHEMA, "")

@@ -5,6 +5,7 @@ dataset card), a CoNLL-2003 reader, csv, Label Studio JSON; and the manifest."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import zipfile
@@ -130,12 +131,39 @@ def test_spacy_docbin_loads_with_spans_ents_and_cats(tmp_path: Path) -> None:
     from spacy.tokens import DocBin
 
     path, written = export("spacy", TEXTS + IMAGES, tmp_path)
-    docs = list(DocBin().from_disk(path).get_docs(spacy.blank("en").vocab))
+    assert written.file_name.endswith(".spacy.zip")
+    with zipfile.ZipFile(path) as zf:
+        zf.extractall(tmp_path / "spacy")
+    shards = sorted((tmp_path / "spacy" / "corpus").glob("*.spacy"))
+    docs = [d for shard in shards for d in DocBin().from_disk(shard).get_docs(spacy.blank("en").vocab)]
     assert written.item_count == 2 and len(docs) == 2
     assert [(e.text, e.label_) for e in docs[0].ents] == [("Ada Lovelace", "PER"), ("London", "LOC")]
     assert [(s.text, s.label_) for s in docs[0].spans["sc"]] == [("Ada Lovelace", "PER"), ("London", "LOC")]
     assert docs[0].cats == {"negative": 0.0, "positive": 1.0} and docs[1].cats["negative"] == 1.0
     assert docs[0].user_data["annotary_item_id"] == ID_T1
+
+
+def test_spacy_shards_load_with_spacys_own_corpus_reader(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shards of DOCS_PER_SHARD docs; spaCy's Corpus (what ``spacy train --paths.train`` uses) reads the folder."""
+    import spacy
+    from spacy.training import Corpus
+
+    from annotary_export.domain.exporters import SpacyWriter
+
+    monkeypatch.setattr(SpacyWriter, "DOCS_PER_SHARD", 3)
+    texts = [dataclasses.replace(TEXTS[0], item_id=f"t{n}", external_id=f"t{n:02d}") for n in range(7)]
+    path, written = export("spacy", texts, tmp_path)
+    with zipfile.ZipFile(path) as zf:
+        names = sorted(zf.namelist())
+        zf.extractall(tmp_path / "spacy")
+    assert names == ["corpus/train-00000.spacy", "corpus/train-00001.spacy", "corpus/train-00002.spacy"]
+    examples = list(Corpus(tmp_path / "spacy" / "corpus")(spacy.blank("en")))
+    assert written.item_count == 7 and len(examples) == 7
+    assert all([e.text for e in ex.reference.ents] == ["Ada Lovelace", "London"] for ex in examples)
+    (tmp_path / "empty").mkdir()
+    empty, _ = export("spacy", IMAGES, tmp_path / "empty")  # no text item: one empty shard, still loadable
+    with zipfile.ZipFile(empty) as zf:
+        assert zf.namelist() == ["corpus/train-00000.spacy"]
 
 
 def test_hf_parquet_loads_with_datasets_and_has_a_card(tmp_path: Path) -> None:

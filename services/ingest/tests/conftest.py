@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
-import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -12,11 +10,9 @@ import asyncpg
 import pytest
 from PIL import Image
 
-from annotary_common.db import create_pool, migrate
 from annotary_common.settings import CommonSettings
 from annotary_common.storage import LocalObjectStore
-
-PG_ADMIN = os.environ.get("ANNOTARY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+from annotary_common.testing import fresh_database, migrated_pool
 
 
 def _png(width: int = 4, height: int = 3, color: tuple[int, int, int] = (255, 0, 0)) -> bytes:
@@ -33,26 +29,14 @@ def make_png() -> Callable[..., bytes]:
 
 @pytest.fixture
 async def database_url() -> AsyncIterator[str]:
-    name = f"annotary_test_ingest_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(PG_ADMIN)
-    try:
-        await admin.execute(f"CREATE DATABASE {name}")
-    finally:
-        await admin.close()
-    yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    admin = await asyncpg.connect(PG_ADMIN)
-    try:
-        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    finally:
-        await admin.close()
+    async with fresh_database("annotary_test_ingest") as dsn:
+        yield dsn
 
 
 @pytest.fixture
 async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(database_url, "ingest", max_size=4)
-    await migrate(pool, "ingest", "annotary_ingest")
-    yield pool
-    await pool.close()
+    async with migrated_pool("ingest", "annotary_ingest", dsn=database_url) as pool:
+        yield pool
 
 
 @pytest.fixture

@@ -142,6 +142,15 @@ async def test_import_publishes_items_predictions_and_accepted_annotations(
     assert (image.round, list(image.annotator_ids), image.decided_by) == (
         0, ["ann@x.org"], "import:labelstudio:export.json#task 7")
     assert image.item.width == 200 and json.loads(image.result_json)[0]["x"] == 20.0
+    # Already accepted: the orchestrator makes no labeling tasks for them (ItemIngested.accepted).
+    assert {i.item.item_id for i in ingested if i.accepted} == {a.item.item_id for a in acc} and len(acc) == 2
+    conll = "-DOCSTART- -X- -X- O\n\nAda NNP B-NP B-PER\n\n-DOCSTART- -X- -X- O\n\nHi UH O O\n"
+    mixed = await import_foreign(pool, store, PROJECT, "conll", [InFile("t.conll", conll.encode())])
+    assert (mixed.created, mixed.annotations) == (2, 1)
+    envs = [events_pb2.Envelope.FromString(r["envelope"]) for r in await pool.fetch(
+        "SELECT envelope FROM outbox WHERE topic = $1 ORDER BY id", topics.ITEM_INGESTED)][-2:]
+    flags = {(i := events_pb2.ItemIngested.FromString(e.payload)).item.text: i.accepted for e in envs}
+    assert flags == {"Ada": True, "Hi": False}  # the unannotated item still gets labeling tasks
 
     again = await import_foreign(pool, store, PROJECT, "labelstudio", files)
     assert (again.created, again.duplicates, again.annotations) == (0, 2, 0)

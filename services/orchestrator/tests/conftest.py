@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -21,44 +20,30 @@ from google.protobuf.message import Message
 
 from annotary.events.v1 import events_pb2
 from annotary_common import topics
-from annotary_common.db import create_pool, migrate
+from annotary_common.db import create_database, create_pool, drop_database
 from annotary_common.events import Event, build_envelope
+from annotary_common.testing import PG_SERVER, migrated_pool
 from annotary_orchestrator.domain.policy import Policy
 from annotary_orchestrator.service_layer import events, projects
 
-ADMIN_DSN = os.environ.get("ANNOTARY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 SCHEMA = "orchestrator"
-
-
-def _dsn_for(database: str) -> str:
-    return ADMIN_DSN.rsplit("/", 1)[0] + "/" + database
 
 
 @contextlib.contextmanager
 def fresh_database() -> Iterator[str]:
     """A migrated database of its own (random name), dropped afterwards; yields its DSN."""
-    name = f"annotary_orch_test_{secrets.token_hex(6)}"
+    dsn = f"{PG_SERVER}/annotary_orch_test_{secrets.token_hex(6)}"
 
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(ADMIN_DSN)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
+    async def create() -> None:
+        await create_database(dsn)
+        async with migrated_pool(SCHEMA, "annotary_orchestrator", dsn=dsn):
+            pass
 
-    async def migrate_once() -> None:
-        pool = await create_pool(_dsn_for(name), SCHEMA)
-        try:
-            await migrate(pool, SCHEMA, "annotary_orchestrator")
-        finally:
-            await pool.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(create())
     try:
-        asyncio.run(migrate_once())
-        yield _dsn_for(name)
+        yield dsn
     finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(drop_database(dsn))
 
 
 @pytest.fixture(scope="module")

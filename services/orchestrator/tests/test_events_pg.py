@@ -71,6 +71,26 @@ async def test_ingested_creates_the_item_its_slots_and_predictions_once(
     assert [tuple(h) for h in history] == [("item", None, "unassigned")]
 
 
+async def test_ingested_already_accepted_starts_accepted_with_no_tasks(
+        pool: asyncpg.Pool, make_project: Any) -> None:
+    """An item imported with another tool's accepted annotation: no slots, nothing to lease, state accepted."""
+    pid = await make_project(overlap=2)
+    item_id = str(uuid.uuid4())
+    payload = events_pb2.ItemIngested(
+        item=events_pb2.ItemSnapshot(item_id=item_id, project_id=pid, external_id="done.txt", modality="text",
+                                     text="already labeled"), accepted=True)
+    await handle(pool, topics.ITEM_INGESTED, payload, key=item_id, producer="ingest")
+    await handle(pool, topics.ITEM_INGESTED, payload, key=item_id, producer="ingest")  # redelivered: no change
+    assert (await item_row(pool, item_id))["state"] == "accepted"
+    assert await slots(pool, item_id) == []
+    async with pool.acquire() as conn:
+        assert await leasing.lease_next_task(conn, pid, "ann") is None
+    history = await pool.fetch("SELECT from_state, to_state, reason FROM item_history WHERE item_id = $1",
+                               uuid.UUID(item_id))
+    assert [(h["from_state"], h["to_state"]) for h in history] == [(None, "accepted")]
+    assert "no labeling tasks" in history[0]["reason"]
+
+
 async def test_ingested_for_an_unknown_project_is_retried_not_stored(pool: asyncpg.Pool, ingest: Any) -> None:
     with pytest.raises(UnknownProject) as info:
         await ingest(str(uuid.uuid4()), "lost")

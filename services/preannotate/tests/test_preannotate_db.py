@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -12,15 +10,14 @@ import pytest
 import pytest_asyncio
 
 from annotary.events.v1 import events_pb2
-from annotary_common.bus import PermanentError
-from annotary_common.db import create_pool, migrate
+from annotary_common.bus import PermanentError, apply_once
 from annotary_common.events import Event, build_envelope, parse_event
+from annotary_common.testing import migrated_pool
 from annotary_common.topics import ITEM_INGESTED, ITEM_PREANNOTATED
 from annotary_preannotate.service_layer import predictions
 
 pytestmark = pytest.mark.asyncio
 
-ADMIN_DSN = os.environ.get("ANNOTARY_TEST_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 BOX = [{"type": "bbox", "label": "cat", "x": 1, "y": 2, "w": 3, "h": 4}]
 SPAN = [{"type": "span", "label": "PER", "start": 0, "end": 3, "score": 0.4}]
 
@@ -32,19 +29,8 @@ def iid(n: int) -> str:
 
 @pytest_asyncio.fixture
 async def pool() -> AsyncIterator[asyncpg.Pool]:
-    database = f"annotary_test_preannotate_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(ADMIN_DSN)
-    await admin.execute(f"CREATE DATABASE {database}")
-    try:
-        pool = await create_pool(ADMIN_DSN.rsplit("/", 1)[0] + "/" + database, "preannotate", max_size=4)
-        try:
-            await migrate(pool, "preannotate", "annotary_preannotate")
-            yield pool
-        finally:
-            await pool.close()
-    finally:
-        await admin.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
-        await admin.close()
+    async with migrated_pool("preannotate", "annotary_preannotate") as pool:
+        yield pool
 
 
 def ingested(item_id: str, *preds: tuple[str, float, str]) -> Event:
@@ -56,14 +42,8 @@ def ingested(item_id: str, *preds: tuple[str, float, str]) -> Event:
 
 
 async def handle(pool: asyncpg.Pool, event: Event) -> None:
-    """As annotary_common.bus.Consumer does: inbox row and handler in one transaction."""
-    async with pool.acquire() as conn, conn.transaction():
-        fresh = await conn.fetchval(
-            "INSERT INTO inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING true",
-            "annotary-preannotate:item.ingested", uuid.UUID(event.event_id),
-        )
-        if fresh:
-            await predictions.on_item_ingested(conn, event)
+    """The consumer's own exactly-once step: inbox row and handler in one transaction."""
+    await apply_once(pool, "annotary-preannotate:item.ingested", event, predictions.on_item_ingested)
 
 
 async def outbox(pool: asyncpg.Pool) -> list[tuple[str, str, Event]]:

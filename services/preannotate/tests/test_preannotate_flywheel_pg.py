@@ -5,7 +5,6 @@ and the gRPC servicer. A bag-of-words encoder stands in for MiniLM (conftest), s
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,11 +16,11 @@ import pytest_asyncio
 
 from annotary.events.v1 import events_pb2
 from annotary.preannotate.v1 import preannotate_pb2
-from annotary_common.bus import PermanentError
-from annotary_common.db import create_pool, migrate
+from annotary_common.bus import PermanentError, apply_once
 from annotary_common.events import Event, build_envelope, parse_event
 from annotary_common.settings import CommonSettings
 from annotary_common.storage import LocalObjectStore
+from annotary_common.testing import migrated_pool
 from annotary_common.topics import ANNOTATION_ACCEPTED, ITEM_INGESTED
 from annotary_preannotate.domain.flywheel import is_heldout
 from annotary_preannotate.entrypoints.grpc_api import PreannotateServicer
@@ -31,7 +30,6 @@ from annotary_preannotate.service_layer.worker import Worker, WorkerConfig
 
 pytestmark = pytest.mark.asyncio
 
-ADMIN_DSN = os.environ.get("ANNOTARY_TEST_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 PROJECT = "11111111-1111-4111-8111-111111111111"
 CONFIG = flywheel.FlywheelConfig(retrain_every=10, holdout_fraction=0.3)
 POS = ["great wonderful film", "loved it wonderful", "great acting loved", "wonderful great story", "loved great"]
@@ -40,19 +38,8 @@ NEG = ["awful boring film", "hated it boring", "awful acting hated", "boring awf
 
 @pytest_asyncio.fixture
 async def pool() -> AsyncIterator[asyncpg.Pool]:
-    database = f"annotary_test_preannotate_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(ADMIN_DSN)
-    await admin.execute(f"CREATE DATABASE {database}")
-    try:
-        pool = await create_pool(ADMIN_DSN.rsplit("/", 1)[0] + "/" + database, "preannotate", max_size=4)
-        try:
-            await migrate(pool, "preannotate", "annotary_preannotate")
-            yield pool
-        finally:
-            await pool.close()
-    finally:
-        await admin.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
-        await admin.close()
+    async with migrated_pool("preannotate", "annotary_preannotate") as pool:
+        yield pool
 
 
 @pytest_asyncio.fixture
@@ -89,16 +76,13 @@ def accepted(item_id: str, text: str, value: str, modality: str = "text") -> Eve
 
 
 async def handle(pool: asyncpg.Pool, event: Event) -> None:
-    async with pool.acquire() as conn, conn.transaction():
-        fresh = await conn.fetchval(
-            "INSERT INTO inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING true",
-            f"annotary-preannotate:{event.envelope.type}", uuid.UUID(event.event_id))
-        if not fresh:
-            return
+    async def handler(conn: asyncpg.Connection, event: Event) -> None:
         if event.envelope.type == ITEM_INGESTED:
             await predictions.on_item_ingested(conn, event)
         else:
             await flywheel.on_annotation_accepted(conn, event, CONFIG)
+
+    await apply_once(pool, f"annotary-preannotate:{event.envelope.type}", event, handler)
 
 
 async def drain_outbox(pool: asyncpg.Pool) -> list[tuple[str, str, Any]]:

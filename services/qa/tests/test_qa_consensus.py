@@ -13,7 +13,7 @@ from annotary_qa.domain.consensus import (
     canonical_json,
     decide,
     metric_name,
-    normalise,
+    prepare,
     score_against,
 )
 from annotary_qa.domain.policy import PolicyError, ReviewPolicy, check_fraction, check_threshold, parse_review
@@ -42,25 +42,26 @@ def choice(name: str, value: Any) -> dict[str, Any]:
 
 
 # -- normalisation -----------------------------------------------------------------------------
-def test_normalise_drops_id_and_score_rounds_and_sorts() -> None:
+def test_prepare_drops_id_and_score_and_rounds_keeping_the_order() -> None:
     result = [
         {"type": "span", "label": "PER", "start": 5, "end": 9, "id": "b", "score": 0.7},
         {"type": "bbox", "label": "cat", "x": 10.004, "y": -0.001, "w": 3.14159, "h": 2.0, "id": "a"},
         {"type": "polygon", "label": "cat", "points": [[1.234, 5.678], [0, 0], [3, 3]]},
     ]
-    assert normalise(result) == [
+    assert list(prepare(result).regions) == [
+        {"type": "span", "label": "PER", "start": 5, "end": 9},
         {"type": "bbox", "label": "cat", "x": 10, "y": 0, "w": 3.14, "h": 2},
         {"type": "polygon", "label": "cat", "points": [[1.23, 5.68], [0, 0], [3, 3]]},
-        {"type": "span", "label": "PER", "start": 5, "end": 9},
     ]
 
 
-def test_normalise_makes_equivalent_results_equal() -> None:
-    one = [{"id": "r1", "type": "bbox", "label": "cat", "x": 1.001, "y": 2, "w": 3, "h": 4},
-           {"type": "choice", "name": "q", "value": "good"}]
-    two = [{"type": "choice", "value": "good", "name": "q", "score": 1},
-           {"h": 4.0, "w": 3, "y": 2.0, "x": 1, "label": "cat", "type": "bbox", "id": "other"}]
-    assert canonical_json(normalise(one)) == canonical_json(normalise(two))
+def test_prepare_makes_equivalent_regions_equal_and_resolves_relation_ends() -> None:
+    one = prepare([{"id": "r1", "type": "bbox", "label": "cat", "x": 1.001, "y": 2, "w": 3, "h": 4},
+                   {"id": "r2", "type": "bbox", "label": "dog", "x": 5, "y": 5, "w": 1, "h": 1},
+                   {"type": "relation", "label": "near", "from": "r2", "to": "r1"}])
+    two = prepare([{"h": 4.0, "w": 3, "y": 2.0, "x": 1, "label": "cat", "type": "bbox", "id": "other", "score": 1}])
+    assert canonical_json(one.regions[0]) == canonical_json(two.regions[0])
+    assert one.endpoints == {2: (1, 0)} and one.regions[2] == {"type": "relation", "label": "near"}
 
 
 # -- metric names ------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ Each test gets a fresh database (random suffix) that is dropped afterwards.
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -18,16 +17,15 @@ import pytest_asyncio
 
 from annotary.events.v1 import events_pb2
 from annotary.qa.v1 import qa_pb2, qa_pb2_grpc
-from annotary_common.bus import PermanentError
-from annotary_common.db import create_pool, migrate
+from annotary_common.bus import PermanentError, apply_once
 from annotary_common.events import Event, build_envelope, parse_event
+from annotary_common.testing import migrated_pool
 from annotary_common.topics import ANNOTATION_ACCEPTED, REVIEW_REQUIRED, TASK_SUBMITTED
 from annotary_qa.entrypoints.grpc_api import QaServicer
 from annotary_qa.service_layer import decisions, projects
 
 pytestmark = pytest.mark.asyncio
 
-ADMIN_DSN = os.environ.get("ANNOTARY_TEST_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 SCHEMA = {
     "modality": "image",
     "labels": [{"name": "cat"}, {"name": "dog"}],
@@ -45,25 +43,11 @@ def iid(n: int) -> str:
     return f"00000000-0000-4000-8000-{n:012d}"
 
 
-def dsn_for(database: str) -> str:
-    return ADMIN_DSN.rsplit("/", 1)[0] + "/" + database
-
 
 @pytest_asyncio.fixture
 async def pool() -> AsyncIterator[asyncpg.Pool]:
-    database = f"annotary_test_qa_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(ADMIN_DSN)
-    await admin.execute(f"CREATE DATABASE {database}")
-    try:
-        pool = await create_pool(dsn_for(database), "qa", max_size=4)
-        try:
-            await migrate(pool, "qa", "annotary_qa")
-            yield pool
-        finally:
-            await pool.close()
-    finally:
-        await admin.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
-        await admin.close()
+    async with migrated_pool("qa", "annotary_qa") as pool:
+        yield pool
 
 
 async def configure(pool: asyncpg.Pool, threshold: float = 0.6, review: str = "disagreements",
@@ -88,14 +72,8 @@ def as_event(payload: events_pb2.TaskSubmitted) -> Event:
 
 
 async def handle(pool: asyncpg.Pool, event: Event) -> None:
-    """As annotary_common.bus.Consumer does: inbox row and handler in one transaction."""
-    async with pool.acquire() as conn, conn.transaction():
-        fresh = await conn.fetchval(
-            "INSERT INTO inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING true",
-            "annotary-qa:task.submitted", uuid.UUID(event.event_id),
-        )
-        if fresh:
-            await decisions.on_task_submitted(conn, event)
+    """The consumer's own exactly-once step: inbox row and handler in one transaction."""
+    await apply_once(pool, "annotary-qa:task.submitted", event, decisions.on_task_submitted)
 
 
 async def outbox_events(pool: asyncpg.Pool) -> list[tuple[str, str, Event]]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -18,9 +17,9 @@ import pytest_asyncio
 
 from annotary.events.v1 import events_pb2
 from annotary.qa.v1 import qa_pb2, qa_pb2_grpc
-from annotary_common.bus import PermanentError
-from annotary_common.db import create_pool, migrate
+from annotary_common.bus import PermanentError, apply_once
 from annotary_common.events import Event, build_envelope, parse_event
+from annotary_common.testing import migrated_pool
 from annotary_common.topics import (
     ANNOTATION_ACCEPTED,
     ANNOTATION_REJECTED,
@@ -34,7 +33,6 @@ from annotary_qa.service_layer import decisions
 
 pytestmark = pytest.mark.asyncio
 
-ADMIN_DSN = os.environ.get("ANNOTARY_TEST_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 PROJECT = "p-4"
 BOX_SCHEMA = {"modality": "image", "labels": [{"name": "cat"}, {"name": "dog"}], "tools": ["bbox"],
               "rules": {"min_box_size": 2}}
@@ -53,19 +51,8 @@ def iid(n: int) -> str:
 
 @pytest_asyncio.fixture
 async def pool() -> AsyncIterator[asyncpg.Pool]:
-    database = f"annotary_test_qa4_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(ADMIN_DSN)
-    await admin.execute(f"CREATE DATABASE {database}")
-    try:
-        pool = await create_pool(ADMIN_DSN.rsplit("/", 1)[0] + "/" + database, "qa", max_size=4)
-        try:
-            await migrate(pool, "qa", "annotary_qa")
-            yield pool
-        finally:
-            await pool.close()
-    finally:
-        await admin.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
-        await admin.close()
+    async with migrated_pool("qa", "annotary_qa") as pool:
+        yield pool
 
 
 @pytest_asyncio.fixture
@@ -112,10 +99,7 @@ async def handle(pool: asyncpg.Pool, payload: events_pb2.TaskSubmitted) -> None:
     """As the consumer does: a fresh envelope, inbox row and handler in one transaction."""
     envelope = build_envelope(TASK_SUBMITTED, payload.item.item_id, payload, "orchestrator")
     event = parse_event(envelope.SerializeToString())
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("INSERT INTO inbox (consumer, event_id) VALUES ($1, $2)", "annotary-qa:task.submitted",
-                           uuid.UUID(event.event_id))
-        await decisions.on_task_submitted(conn, event)
+    assert await apply_once(pool, "annotary-qa:task.submitted", event, decisions.on_task_submitted)
 
 
 async def events(pool: asyncpg.Pool, topic: str | None = None) -> list[Event]:
@@ -384,7 +368,7 @@ async def test_rpcs_name_unknown_projects_and_missing_fields(stub: qa_pb2_grpc.Q
 RULE_SCHEMA = {
     "modality": "image",
     "labels": [{"name": "cat"}, {"name": "dog"}, {"name": "empty"}],
-    "tools": ["bbox", "polygon", "polyline", "keypoints", "mask", "relation", "choice", "span"],
+    "tools": ["bbox", "polygon", "polyline", "keypoints", "mask", "relation", "choice", "span", "segment", "track"],
     "choices": [{"name": "quality", "options": ["good", "blurry"], "required": True}],
     "rules": {"min_box_size": 4, "allow_overlap": False, "exclusive": [["empty", "cat"]],
               "keypoint_sigmas": [0.05, 0.05]},
@@ -418,6 +402,18 @@ RULE_CASES: dict[str, Any] = {
     "exclusive_classes": [Q, BOX, {**BOX, "label": "empty"}],
     "region_id_unique": [Q, {**BOX, "id": 1}, {**BOX, "id": 1}],
     "relation_endpoints": [Q, {**BOX, "id": 1}, {"type": "relation", "label": "cat", "from": 1, "to": 2}],
+    "segment_fields": [Q, {"type": "segment", "label": "cat", "start": "0", "end": 1}],
+    "segment_inside_media": [Q, {"type": "segment", "label": "cat", "start": 1, "end": 1}],
+    "track_fields": [Q, {"type": "track", "label": "cat", "track_id": None,
+                         "keyframes": [{"frame": 0, "bbox": [0, 0, 5, 5]}]}],
+    "track_keyframes": [Q, {"type": "track", "label": "cat", "track_id": 1,
+                            "keyframes": [{"frame": 5, "bbox": [0, 0, 5, 5]}, {"frame": 5, "bbox": [0, 0, 5, 5]}]}],
+    "track_inside_frame": [Q, {"type": "track", "label": "cat", "track_id": 1,
+                               "keyframes": [{"frame": 0, "bbox": [60, 0, 10, 9]}]}],
+    "track_id_unique": [Q, {"type": "track", "label": "cat", "track_id": 1,
+                            "keyframes": [{"frame": 0, "bbox": [0, 0, 5, 5]}]},
+                        {"type": "track", "label": "dog", "track_id": 1,
+                         "keyframes": [{"frame": 0, "bbox": [9, 9, 5, 5]}]}],
 }
 
 

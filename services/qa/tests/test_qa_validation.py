@@ -335,7 +335,8 @@ def test_rule_names_are_listed() -> None:
         "bbox_inside_image", "bbox_min_size", "span_fields", "span_inside_text", "span_not_whitespace",
         "choice_known", "choice_unique", "choice_required", "polygon_min_points", "polygon_valid",
         "polyline_fields", "points_inside_image", "keypoints_fields", "mask_fields", "mask_size", "span_overlap",
-        "exclusive_classes", "region_id_unique", "relation_endpoints",
+        "exclusive_classes", "region_id_unique", "relation_endpoints", "segment_fields", "segment_inside_media",
+        "track_fields", "track_keyframes", "track_inside_frame", "track_id_unique",
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import secrets
@@ -20,6 +21,7 @@ from annotary_cli import demo
 from annotary_cli.infra import Managed, ensure_database, start_broker, start_postgres
 from annotary_cli.sdk import Annotary, ApiError
 from annotary_cli.stack import Stack, StackConfig
+from annotary_common.migrate import SERVICES, MigrationError, migrate_services
 
 T = TypeVar("T")
 app = typer.Typer(help="Annotary: data labeling with measured quality.", no_args_is_help=True)
@@ -101,6 +103,28 @@ def _saved_token(data_dir: Path) -> str:
     path.write_text(token)
     path.chmod(0o600)
     return token
+
+
+@app.command()
+def migrate(
+    services: Annotated[
+        list[str] | None, typer.Argument(help=f"services to migrate (default: all of {', '.join(SERVICES)})")
+    ] = None,
+    database_url: Annotated[
+        str, typer.Option(envvar="ANNOTARY_DATABASE_URL", help="Postgres DSN")
+    ] = "postgresql://postgres@127.0.0.1:5432/annotary",
+    create_database: Annotated[
+        bool, typer.Option("--create-database", help="create the database if it is missing")
+    ] = False,
+) -> None:
+    """Apply every service's pending database migrations (each schema once, under an advisory lock)."""
+    try:
+        applied = asyncio.run(migrate_services(database_url, services or SERVICES, create_db=create_database))
+    except MigrationError as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    for service, names in applied.items():
+        console.print(f"{service}: {', '.join(names) if names else 'up to date'}", soft_wrap=True)
 
 
 # -- API client commands -----------------------------------------------------------------------

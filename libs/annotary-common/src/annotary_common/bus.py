@@ -13,6 +13,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -21,22 +22,63 @@ from aiokafka.errors import TopicAlreadyExistsError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from opentelemetry import trace
-from prometheus_client import Counter
 
 from annotary_common.events import Event, UndecodableEvent, parse_event
+from annotary_common.metrics import EVENTS, apply_deferred, deferred
 from annotary_common.settings import CommonSettings
-from annotary_common.telemetry import context_from
+from annotary_common.telemetry import context_from, ids_of
 from annotary_common.topics import ALL_TOPICS, dead_letter_topic
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("annotary.bus")
-EVENTS = Counter("annotary_events_total", "Events taken off the bus", ["group", "topic", "outcome"])
 
 Handler = Callable[[asyncpg.Connection, Event], Awaitable[None]]
 
 
+async def apply_once(pool: asyncpg.Pool, consumer: str, event: Event, handler: Handler) -> bool:
+    """Run ``handler`` in one transaction with the inbox row for (consumer, event id); False, and nothing done,
+    when the event was applied before (a re-delivery or a re-publication)."""
+    with deferred() as metric_updates:  # the handler's metric updates count once, when its transaction commits
+        async with pool.acquire() as conn, conn.transaction():
+            fresh = await conn.fetchval(
+                "INSERT INTO inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING true",
+                consumer,
+                uuid.UUID(event.event_id),
+            )
+            if not fresh:
+                return False
+            await handler(conn, event)
+    apply_deferred(metric_updates)
+    return True
+
+
 class PermanentError(Exception):
     """A message that no retry can fix (bad content): dead-letter it at once."""
+
+
+# Failures of the infrastructure, not of the message: Postgres restarting, the network, a timeout, a
+# backing gRPC service away. Retrying them never ends in the dead-letter topic (the message is good; it
+# waits, holding its partition, until the dependency is back), unlike a handler that fails on the content.
+_TRANSIENT_GRPC = {"UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "ABORTED"}
+
+
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(
+        exc,
+        ConnectionError
+        | TimeoutError
+        | asyncpg.PostgresConnectionError
+        | asyncpg.exceptions.ConnectionDoesNotExistError
+        | asyncpg.exceptions.CannotConnectNowError
+        | asyncpg.exceptions.TooManyConnectionsError
+        | asyncpg.exceptions.SerializationError
+        | asyncpg.exceptions.DeadlockDetectedError
+        | asyncpg.exceptions.AdminShutdownError,
+    ):
+        return True
+    code = getattr(exc, "code", None)  # grpc.aio.AioRpcError, without importing grpc here
+    status = code() if callable(code) else None
+    return getattr(status, "name", None) in _TRANSIENT_GRPC
 
 
 def consumer_timeouts(settings: CommonSettings) -> tuple[int, int, int | None]:
@@ -91,6 +133,9 @@ class Consumer:
         group_id: str,
         max_attempts: int = 5,
         backoff_s: float = 0.2,
+        max_backoff_s: float = 5.0,
+        fetch_max_bytes: int = 4 << 20,
+        partition_fetch_bytes: int = 1 << 20,
     ) -> None:
         self._broker = broker
         self._pool = pool
@@ -99,8 +144,17 @@ class Consumer:
         self.group_id = group_id
         self._max_attempts = max_attempts
         self._backoff_s = backoff_s
+        self._max_backoff_s = max_backoff_s
+        # Back-pressure: messages are handled one at a time per consumer (a partition's order is kept), and
+        # the client prefetches at most this many bytes (per partition / in all) of what is not yet handled;
+        # it fetches again only as the handler drains its buffer, so a slow consumer lags on the broker,
+        # never in memory.
+        self._fetch_max_bytes = fetch_max_bytes
+        self._partition_fetch_bytes = partition_fetch_bytes
         self._handlers: dict[str, Handler] = {}
         self.dead_lettered = 0
+        self.in_flight = 0  # messages taken off the bus whose handling has not finished
+        self.peak_in_flight = 0
 
     def subscribe(self, topic: str, handler: Handler) -> None:
         """Route ``topic`` to ``handler``; call :meth:`register` once every topic is routed."""
@@ -118,17 +172,28 @@ class Consumer:
         async def on_message(msg: KafkaMessage) -> None:
             topic = getattr(msg.raw_message, "topic", "")
             handler = handlers.get(topic)
-            if handler is None:
-                await self._dead_letter(bytes(msg.body), msg, f"no handler for topic {topic!r}")
-                return
-            await self._handle(f"{self.group_id}:{topic}", msg, handler)
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+            try:
+                if handler is None:
+                    await self._dead_letter(bytes(msg.body), msg, LookupError(f"no handler for topic {topic!r}"), 0)
+                    return
+                await self._handle(f"{self.group_id}:{topic}", msg, handler)
+            except Exception as exc:  # a failure outside the handler's retries (or of the dead-letter send):
+                await self._dead_letter(bytes(msg.body), msg, exc, 0)  # dead-letter it; failing again, rewind
+            finally:
+                self.in_flight -= 1
 
         session_ms, heartbeat_ms, rebalance_ms = consumer_timeouts(self._settings)
         self._broker.subscriber(
             *handlers,
             group_id=self.group_id,
             auto_offset_reset="earliest",
-            ack_policy=AckPolicy.ACK,
+            # Commit after handling; when even dead-lettering fails (the broker away), rewind instead of
+            # committing, so the message is taken again and never lost.
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            fetch_max_bytes=self._fetch_max_bytes,
+            max_partition_fetch_bytes=self._partition_fetch_bytes,
             session_timeout_ms=session_ms,
             heartbeat_interval_ms=heartbeat_ms,
             rebalance_timeout_ms=rebalance_ms,
@@ -139,59 +204,76 @@ class Consumer:
         try:
             event = parse_event(raw)
         except UndecodableEvent as exc:
-            await self._dead_letter(raw, msg, f"undecodable: {exc}")
+            await self._dead_letter(raw, msg, exc, 0)
             return
         ctx = context_from(event.envelope.trace_context)
         with tracer.start_as_current_span(
             f"consume {event.envelope.type}",
             context=ctx,
-            attributes={"messaging.consumer.group.name": self.group_id, "annotary.event_id": event.event_id},
+            attributes={
+                "messaging.consumer.group.name": self.group_id,
+                "annotary.event_id": event.event_id,
+                **ids_of(event.payload),
+            },
         ):
-            for attempt in range(1, self._max_attempts + 1):
+            attempt = 0
+            while True:
+                attempt += 1
                 try:
-                    async with self._pool.acquire() as conn, conn.transaction():
-                        fresh = await conn.fetchval(
-                            "INSERT INTO inbox (consumer, event_id) VALUES ($1, $2)"
-                            " ON CONFLICT DO NOTHING RETURNING true",
-                            consumer_name,
-                            uuid.UUID(event.event_id),
-                        )
-                        if not fresh:
-                            EVENTS.labels(self.group_id, event.envelope.type, "duplicate").inc()
-                            return  # already applied: a re-delivery or a re-publication
-                        await handler(conn, event)
-                    EVENTS.labels(self.group_id, event.envelope.type, "applied").inc()
+                    applied = await apply_once(self._pool, consumer_name, event, handler)
+                    EVENTS.labels(self.group_id, event.envelope.type, "applied" if applied else "duplicate").inc()
                     return
                 except PermanentError as exc:
-                    await self._dead_letter(raw, msg, f"rejected: {exc}")
+                    await self._dead_letter(raw, msg, exc, attempt, event)
                     return
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
-                    if attempt == self._max_attempts:
+                    transient = is_transient(exc)
+                    if attempt >= self._max_attempts and not transient:
                         log.exception("handler failed; dead-lettering", extra={"event_id": event.event_id})
-                        await self._dead_letter(raw, msg, f"failed after {attempt} attempts: {exc!r}")
+                        await self._dead_letter(raw, msg, exc, attempt, event)
                         return
                     log.warning(
                         "handler failed; retrying",
-                        extra={"event_id": event.event_id, "attempt": attempt, "error": repr(exc)},
+                        extra={
+                            "event_id": event.event_id,
+                            "attempt": attempt,
+                            "transient": transient,
+                            "error": repr(exc),
+                        },
                     )
-                    await asyncio.sleep(self._backoff_s * 2 ** (attempt - 1))
+                    await asyncio.sleep(min(self._max_backoff_s, self._backoff_s * 2 ** min(attempt - 1, 16)))
 
-    async def _dead_letter(self, raw: bytes, msg: KafkaMessage, reason: str) -> None:
+    async def _dead_letter(
+        self, raw: bytes, msg: KafkaMessage, error: BaseException, attempts: int, event: Event | None = None
+    ) -> None:
+        """Publish the original bytes to the group's dead-letter topic with the reason in headers: the error's
+        type and message, where the message came from (topic, partition, offset), the group and the attempts.
+        Raises when the dead-letter topic cannot be written: the message is then taken again, not lost."""
         self.dead_lettered += 1
         source = msg.raw_message
-        topic = getattr(source, "topic", "?")
-        EVENTS.labels(self.group_id, str(topic), "dead_lettered").inc()
-        log.error("dead-lettered", extra={"reason": reason, "topic": topic})
+        topic = str(getattr(source, "topic", "?"))
+        reason = f"{type(error).__name__}: {error}"
+        EVENTS.labels(self.group_id, topic, "dead_lettered").inc()
+        log.error("dead-lettered", extra={"reason": reason, "topic": topic, "attempts": attempts})
         key = getattr(source, "key", None)
+        headers = {
+            "reason": reason,
+            "error_type": type(error).__name__,
+            "error_message": str(error),
+            "source_topic": topic,
+            "source_partition": str(getattr(source, "partition", -1)),
+            "source_offset": str(getattr(source, "offset", -1)),
+            "consumer_group": self.group_id,
+            "attempts": str(attempts),
+            "dead_lettered_at": datetime.now(UTC).isoformat(),
+        }
+        if event is not None:
+            headers |= {"event_id": event.event_id, "event_type": event.envelope.type}
         await self._producer.send_and_wait(
             dead_letter_topic(self.group_id),
             value=raw,
             key=key if isinstance(key, bytes) else None,
-            headers=[
-                ("reason", reason.encode()[:4000]),
-                ("source_topic", str(topic).encode()),
-                ("source_offset", str(getattr(source, "offset", -1)).encode()),
-            ],
+            headers=[(name, value.encode()[:4000]) for name, value in headers.items()],
         )

@@ -9,6 +9,8 @@ from typing import Any, TypeVar
 
 import grpc
 
+from annotary_common.telemetry import client_interceptors
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -61,4 +63,5 @@ def open_channel(addr: str) -> grpc.aio.Channel:
             ("grpc.max_send_message_length", 64 << 20),
             ("grpc.enable_retries", 1),
         ],
+        interceptors=client_interceptors(),
     )

@@ -3,6 +3,17 @@
 ``add_event`` runs inside the caller's transaction. The relay (one per schema, held by an
 advisory lock) publishes unpublished rows in id order and marks them; a crash between publish
 and mark re-publishes with the same event id, which consumers drop through their inbox.
+
+A broker that loses data (a Kafka cluster restored from an old state, a broker on ephemeral
+storage restarted) is seen by the offsets it acknowledges: the relay keeps, per partition, the
+highest offset the broker acknowledged (``outbox_offsets``); offsets only grow, so a new record
+at or below it means the log was lost. While idle, the relay also asks the broker for the end of
+those partitions (``bootstrap_servers`` given): an end below the first offset of the latest batch
+it sent there means the same (not the highest acknowledged: some brokers, Tansu among them, report
+the end of a log as the first offset of its last record batch).
+The relay then publishes again every row it still holds (the retention window) and starts a new
+record of offsets; consumers drop what they had through their inbox. A relay that fails (Postgres
+or the broker away) starts over after a pause.
 """
 
 from __future__ import annotations
@@ -11,16 +22,18 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 
 import asyncpg
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.structs import RecordMetadata
 from google.protobuf.message import Message
-from prometheus_client import Counter
 
 from annotary_common.events import build_envelope
+from annotary_common.metrics import OUTBOX_PUBLISHED as PUBLISHED
+from annotary_common.topics import ALL_TOPICS
 
 log = logging.getLogger(__name__)
-PUBLISHED = Counter("annotary_outbox_published_total", "Outbox events published to the bus", ["schema"])
 
 
 async def add_event(conn: asyncpg.Connection, topic: str, key: str, payload: Message, producer: str) -> str:
@@ -49,6 +62,10 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval_s: float = 0.5,
         retention_s: float = 3600.0,
+        retry_s: float = 1.0,
+        bootstrap_servers: str | None = None,
+        probe_interval_s: float = 2.0,
+        on_broker_reset: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._pool = pool
         self._producer = producer
@@ -56,10 +73,30 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._poll_interval_s = poll_interval_s
         self._retention_s = retention_s
+        self._retry_s = retry_s
+        self._bootstrap_servers = bootstrap_servers
+        self._probe_interval_s = probe_interval_s
+        self._probe: AIOKafkaConsumer | None = None
+        self._on_broker_reset = on_broker_reset
         self._wake = asyncio.Event()
+        self._acked: dict[tuple[str, int], int] = {}  # (topic, partition) -> highest offset the broker acknowledged
+        self._marks: dict[tuple[str, int], int] = {}  # (topic, partition) -> first offset of the latest batch
         self.published = 0
+        self.replayed = 0
 
     async def run(self) -> None:
+        """Relay until cancelled; a failure (Postgres restarting, the broker away) is logged and the relay starts
+        over (lock, offsets, backlog) after ``retry_s``."""
+        while True:
+            try:
+                await self._run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("outbox relay failed; starting over", extra={"schema": self._schema, "error": repr(exc)})
+                await asyncio.sleep(self._retry_s)
+
+    async def _run_once(self) -> None:
         lock_conn: asyncpg.Connection = await self._pool.acquire()
         try:
             while not await lock_conn.fetchval(  # noqa: ASYNC110 - the lock is polled, not signalled
@@ -67,13 +104,17 @@ class OutboxRelay:
             ):
                 await asyncio.sleep(1.0)  # another replica holds the lock; poll for it
             await lock_conn.add_listener(f"{self._schema}_outbox", self._on_notify)
-            cleanup_at = 0.0
+            await self._load_offsets()
+            cleanup_at = probe_at = 0.0
             loop = asyncio.get_running_loop()
             while True:
                 sent = await self.publish_batch()
                 if loop.time() >= cleanup_at:
                     await self._cleanup()
                     cleanup_at = loop.time() + 60.0
+                if sent == 0 and loop.time() >= probe_at:
+                    await self._check_broker()
+                    probe_at = loop.time() + self._probe_interval_s
                 if sent < self._batch_size:
                     self._wake.clear()
                     with contextlib.suppress(TimeoutError):
@@ -82,7 +123,12 @@ class OutboxRelay:
             with contextlib.suppress(Exception):
                 await lock_conn.remove_listener(f"{self._schema}_outbox", self._on_notify)
                 await lock_conn.execute("SELECT pg_advisory_unlock_all()")
-            await self._pool.release(lock_conn)
+            with contextlib.suppress(Exception):  # a connection Postgres dropped is discarded by the pool
+                await self._pool.release(lock_conn)
+            if self._probe is not None:
+                with contextlib.suppress(Exception):
+                    await self._probe.stop()
+                self._probe = None
 
     def _on_notify(self, *_: object) -> None:
         self._wake.set()
@@ -99,13 +145,104 @@ class OutboxRelay:
                 await self._producer.send(row["topic"], value=bytes(row["envelope"]), key=row["key"].encode())
                 for row in rows
             ]
-            await asyncio.gather(*futures)
-            await conn.execute(
-                "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", [r["id"] for r in rows]
-            )
+            metas: list[RecordMetadata] = await asyncio.gather(*futures)
+            low: dict[tuple[str, int], int] = {}
+            high: dict[tuple[str, int], int] = {}
+            for md in metas:
+                tp = (md.topic, md.partition)
+                low[tp] = min(low.get(tp, md.offset), md.offset)
+                high[tp] = max(high.get(tp, md.offset), md.offset)
+            lost = sorted(tp for tp, offset in low.items() if offset <= self._acked.get(tp, -1))
+            ids = [r["id"] for r in rows]
+            async with conn.transaction():
+                await conn.execute("UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", ids)
+                if lost:
+                    # the broker's log restarted below offsets it acknowledged before: everything published before
+                    # this batch may be gone; queue it again (same event ids) and forget the old offsets
+                    await self._queue_again(conn, lost, before_id=min(ids))
+                    if self._on_broker_reset is not None:
+                        await self._on_broker_reset()
+                await conn.executemany(
+                    "INSERT INTO outbox_offsets (topic, partition, last_offset, batch_offset) VALUES ($1, $2, $3, $4)"
+                    " ON CONFLICT (topic, partition) DO UPDATE"
+                    " SET last_offset = GREATEST(outbox_offsets.last_offset, EXCLUDED.last_offset),"
+                    " batch_offset = GREATEST(outbox_offsets.batch_offset, EXCLUDED.batch_offset)",
+                    [(t, p, o, low[(t, p)]) for (t, p), o in high.items()],
+                )
+            if lost:
+                self._acked, self._marks = {}, {}
+            for tp, offset in high.items():
+                self._acked[tp] = max(self._acked.get(tp, -1), offset)
+                self._marks[tp] = max(self._marks.get(tp, -1), low[tp])
         self.published += len(rows)
         PUBLISHED.labels(self._schema).inc(len(rows))
         return len(rows)
+
+    async def _queue_again(self, conn: asyncpg.Connection, lost: list[tuple[str, int]], before_id: int | None) -> None:
+        """Mark every published row (before ``before_id``) unpublished and forget the acknowledged offsets."""
+        status = await conn.execute(
+            "UPDATE outbox SET published_at = NULL WHERE published_at IS NOT NULL AND ($1::bigint IS NULL OR id < $1)",
+            before_id,
+        )
+        again = int(status.split()[-1])
+        await conn.execute("DELETE FROM outbox_offsets")
+        log.warning(
+            "the broker lost its log; publishing the outbox again",
+            extra={"schema": self._schema, "partitions": [f"{t}:{p}" for t, p in lost], "events": again},
+        )
+        self.replayed += again
+
+    async def _check_broker(self) -> None:
+        """While idle: does the broker still hold what it acknowledged, and every known topic? An end of the log
+        below the first offset of the latest batch sent to a partition means it lost the log; a known topic
+        missing means it lost its metadata (consumers subscribed to a topic that vanished stop making progress
+        until it exists again): ``on_broker_reset`` (creating the topics) runs in both cases."""
+        if self._bootstrap_servers is None:
+            return
+        try:
+            if self._probe is None:
+                self._probe = AIOKafkaConsumer(
+                    bootstrap_servers=self._bootstrap_servers, group_id=None, enable_auto_commit=False
+                )
+                await self._probe.start()
+            present = await asyncio.wait_for(self._probe.topics(), self._probe_interval_s * 2)
+            marks = dict(self._marks)
+            ends = (
+                await asyncio.wait_for(
+                    self._probe.end_offsets([TopicPartition(t, p) for t, p in marks if t in present]),
+                    self._probe_interval_s * 2,
+                )
+                if marks
+                else {}
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the broker away: the next round or the next send tells
+            log.debug("broker probe failed", extra={"schema": self._schema, "error": repr(exc)})
+            return
+        missing = sorted(t for t in ALL_TOPICS if t not in present)
+        lost = sorted(
+            {(t, p) for (t, p) in marks if t not in present}
+            | {(tp.topic, tp.partition) for tp, end in ends.items() if end < marks[(tp.topic, tp.partition)]}
+        )
+        if missing or lost:
+            log.warning("the broker lost topics or logs", extra={"schema": self._schema, "missing_topics": missing,
+                                                                  "lost_partitions": [f"{t}:{p}" for t, p in lost]})
+            if self._on_broker_reset is not None:
+                await self._on_broker_reset()
+        if not lost:
+            return
+        async with self._pool.acquire() as conn, conn.transaction():
+            await self._queue_again(conn, lost, before_id=None)
+        self._acked, self._marks = {}, {}
+        self._wake.set()
+
+    async def _load_offsets(self) -> None:
+        """The offsets acknowledged before this relay started (by it or by a predecessor)."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch("SELECT topic, partition, last_offset, batch_offset FROM outbox_offsets")
+        self._acked = {(r["topic"], r["partition"]): r["last_offset"] for r in rows}
+        self._marks = {(r["topic"], r["partition"]): r["batch_offset"] for r in rows}
 
     async def _cleanup(self) -> None:
         async with self._pool.acquire() as conn:

@@ -22,7 +22,6 @@ from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 from grpc_health.v1 import _async as health_aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -31,9 +30,11 @@ from starlette.routing import Route
 from annotary_common.bus import Consumer, ensure_topics, make_broker, make_producer
 from annotary_common.db import create_pool, migrate
 from annotary_common.logging import configure_logging
+from annotary_common.metrics import CONSUMER_LAG, OUTBOX_BACKLOG, GaugeFamily, Refreshers, partition_lag
 from annotary_common.outbox import OutboxRelay
 from annotary_common.settings import CommonSettings
-from annotary_common.telemetry import configure_tracing
+from annotary_common.storage import ObjectStore, open_object_store
+from annotary_common.telemetry import ServerTelemetry, configure_tracing, shutdown_tracing
 from annotary_common.topics import dead_letter_topic
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,9 @@ class ServiceRuntime:
         self._consumer: Consumer | None = None
         configure_logging(name, settings.log_level)
         configure_tracing(name, settings.otlp_endpoint)
+        self.stack.callback(shutdown_tracing)  # closed last: flushes the spans of the shutdown too
+        # Gauges mirrored from Postgres and the broker, refreshed when /metrics is scraped.
+        self.metrics = Refreshers()
 
     # -- resources ---------------------------------------------------------------------------
     async def open_database(self, migrations_package: str) -> asyncpg.Pool:
@@ -86,10 +90,31 @@ class ServiceRuntime:
         self.checks["kafka"] = check_kafka
         return producer
 
+    async def open_object_store(self) -> ObjectStore:
+        """The object store (S3 or the local folder), closed at shutdown and checked by /readyz."""
+        store = await self.stack.enter_async_context(open_object_store(self.settings))
+        self.checks["object_store"] = store.ping
+        return store
+
     def start_relay(self) -> OutboxRelay:
         assert self.pool is not None and self.producer is not None, "open the database and producer first"
-        relay = OutboxRelay(self.pool, self.producer, self.schema)
+        settings, dead_letters = self.settings, [dead_letter_topic(self.group_id)]
+
+        async def recreate_topics() -> None:  # the broker lost its metadata: consumers wait on vanished topics
+            await ensure_topics(settings, extra=dead_letters)
+
+        relay = OutboxRelay(
+            self.pool, self.producer, self.schema, bootstrap_servers=settings.kafka_bootstrap,
+            on_broker_reset=recreate_topics,
+        )
         self.background(relay.run(), "outbox-relay")
+        pool, backlog = self.pool, OUTBOX_BACKLOG.labels(self.name)
+
+        async def refresh_backlog() -> None:  # the partial index outbox_unpublished makes this a short scan
+            async with pool.acquire(timeout=1.0) as conn:
+                backlog.set(await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL"))
+
+        self.metrics.add("outbox_backlog", refresh_backlog)
         return relay
 
     def consumer(self) -> Consumer:
@@ -112,11 +137,13 @@ class ServiceRuntime:
             self._consumer.register()
             await self.broker.start()
             self.stack.push_async_callback(self.broker.stop)
+            self.metrics.add("consumer_lag", consumer_lag_refresher(self.broker, self.group_id))
 
     async def start_grpc(
         self, port: int, register: Callable[[grpc.aio.Server], None], service_names: list[str]
     ) -> None:
         server = grpc.aio.server(
+            interceptors=[ServerTelemetry(self.name)],
             options=[("grpc.max_receive_message_length", 64 << 20), ("grpc.max_send_message_length", 64 << 20)]
         )
         register(server)
@@ -162,11 +189,22 @@ class ServiceRuntime:
             return JSONResponse({"ready": ok, "checks": results}, status_code=200 if ok else 503)
 
         async def metrics(_: Request) -> Response:
-            return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+            body, content_type = await self.metrics.render()
+            return Response(body, media_type=content_type)
 
         return Starlette(routes=[Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics)])
 
     # -- lifecycle ---------------------------------------------------------------------------
+    async def run(self, setup: Callable[[], Awaitable[Any]], http_port: int) -> int:
+        """Open everything with ``setup`` (which may return the ASGI app to serve on the HTTP port), then serve;
+        if the set-up fails, whatever it opened is closed before the error propagates."""
+        try:
+            app = await setup()
+        except BaseException:
+            await self.stack.aclose()
+            raise
+        return await self.serve(http_port, app=app)
+
     async def serve(self, http_port: int, app: Any = None) -> int:
         """Serve until SIGTERM/SIGINT or a background task dies; returns the exit code."""
         config = uvicorn.Config(
@@ -200,6 +238,33 @@ class ServiceRuntime:
         await self.stack.aclose()
         log.info("service stopped")
         return code
+
+
+def consumer_lag_refresher(broker: KafkaBroker, group: str) -> Callable[[], Awaitable[None]]:
+    """Refreshes ``annotary_consumer_lag{group, topic}`` from the group's consumers in this process: per assigned
+    partition, the high-water mark of the last fetch minus the consumer's position (no broker round trip); topics
+    subscribed to but not assigned here read 0."""
+    family = GaugeFamily(CONSUMER_LAG)
+    topics = sorted({t for sub in broker.subscribers for t in getattr(sub, "topic_names_for_subscribe", ())})
+
+    async def refresh() -> None:
+        lag = dict.fromkeys(topics, 0)
+        for sub in broker.subscribers:
+            consumer = getattr(sub, "consumer", None)
+            if consumer is None:
+                continue
+            assigned = list(consumer.assignment())
+            positions: dict[Any, int | None] = {}
+            for tp in assigned:
+                try:
+                    positions[tp] = await asyncio.wait_for(consumer.position(tp), 0.2)
+                except (Exception, TimeoutError):  # not positioned yet, or revoked meanwhile
+                    positions[tp] = None
+            for topic, behind in partition_lag(assigned, consumer.highwater, positions.get).items():
+                lag[topic] = lag.get(topic, 0) + behind
+        family.set_all({(group, topic): float(n) for topic, n in lag.items()})
+
+    return refresh
 
 
 class _QuietServer(uvicorn.Server):

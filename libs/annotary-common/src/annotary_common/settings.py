@@ -32,6 +32,11 @@ class CommonSettings(BaseSettings):
     s3_region: str = "us-east-1"
     # file:// imports are allowed only below these folders (os.pathsep-separated in the env).
     import_roots: str = ""
+    # https:// media: addresses that are not public (loopback, private, link-local...) are refused unless allowed
+    # here (comma-separated host names and CIDR networks); a CA bundle for private certificate authorities.
+    fetch_allow: str = ""
+    fetch_ca_bundle: str = ""
+    fetch_max_bytes: int = Field(default=1 << 30, ge=1)
 
     orchestrator_addr: str = "127.0.0.1:50051"
     qa_addr: str = "127.0.0.1:50052"

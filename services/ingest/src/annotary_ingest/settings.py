@@ -18,3 +18,5 @@ class IngestSettings(BaseSettings):
     fetch_concurrency: int = Field(default=8, ge=1)
     # An import is all-or-nothing, so its media is held until it commits: refuse bigger ones.
     max_import_bytes: int = Field(default=1 << 30, ge=1)
+    # How often each replica looks for scheduled source syncs that are due.
+    schedule_poll_s: float = Field(default=1.0, gt=0)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import grpc
 
 from annotary.preannotate.v1 import preannotate_pb2_grpc
 from annotary_common.runtime import ServiceRuntime
-from annotary_common.storage import open_object_store
 from annotary_preannotate.entrypoints import bus
 from annotary_preannotate.entrypoints.grpc_api import PreannotateServicer
 from annotary_preannotate.service_layer.flywheel import FlywheelConfig
@@ -19,14 +19,28 @@ from annotary_preannotate.settings import PreannotateSettings
 async def main() -> int:
     settings = PreannotateSettings()
     rt = ServiceRuntime("preannotate", settings.common)
-    try:
+
+    async def setup() -> Any:
         pool = await rt.open_database("annotary_preannotate")
-        store = await rt.stack.enter_async_context(open_object_store(settings.common))
+        store = await rt.open_object_store()
         await rt.open_producer()
         rt.start_relay()
-        worker = Worker(pool, store, WorkerConfig(
-            sampling=settings.sampling, predict_batch=settings.predict_batch,
-            poll_interval_s=settings.poll_interval_s, model_prefix=settings.model_prefix, device=settings.device))
+        worker = Worker(
+            pool,
+            store,
+            WorkerConfig(
+                sampling=settings.sampling,
+                predict_batch=settings.predict_batch,
+                poll_interval_s=settings.poll_interval_s,
+                model_prefix=settings.model_prefix,
+                device=settings.device,
+                ner_base=settings.ner_base,
+                ner_epochs=settings.ner_epochs,
+                ner_learning_rate=settings.ner_learning_rate,
+                torch_threads=settings.torch_threads,
+                image_epochs=settings.image_epochs,
+            ),
+        )
         bus.subscribe(rt.consumer(), FlywheelConfig(settings.retrain_every, settings.holdout_fraction))
         await rt.start_broker()
 
@@ -35,10 +49,8 @@ async def main() -> int:
 
         await rt.start_grpc(settings.grpc_port, register, ["annotary.preannotate.v1.PreannotateService"])
         rt.background(worker.run(), "preannotate-worker")
-    except BaseException:
-        await rt.stack.aclose()
-        raise
-    return await rt.serve(settings.http_port)
+
+    return await rt.run(setup, settings.http_port)
 
 
 if __name__ == "__main__":

@@ -27,3 +27,12 @@ class PreannotateSettings(BaseSettings):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     # Where model weights go in the object store (ANNOTARY_OBJECT_STORE: the data dir or S3).
     model_prefix: str = "preannotate/models"
+    # The NER flywheel's transformer: minilm fine-tunes the shipped MiniLM-L6 weights; tiny trains a 2-layer
+    # model from scratch (small machines, tests).
+    ner_base: Literal["minilm", "tiny"] = "minilm"
+    ner_epochs: int = Field(default=8, ge=1, le=200)
+    ner_learning_rate: float = Field(default=5e-5, gt=0.0, lt=1.0)
+    # torch's threads while training (0: torch's default, one per core); set it when the pod shares its cores.
+    torch_threads: int = Field(default=0, ge=0, le=256)
+    # The image classifier's training epochs (image choice projects).
+    image_epochs: int = Field(default=30, ge=1, le=500)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import grpc
 
 from annotary.qa.v1 import qa_pb2_grpc
 from annotary_common.runtime import ServiceRuntime
-from annotary_qa.entrypoints import bus
+from annotary_qa.entrypoints import bus, dashboards_grpc
 from annotary_qa.entrypoints.grpc_api import SERVICE_NAME, QaServicer
 from annotary_qa.settings import QaSettings
 
@@ -16,7 +17,8 @@ from annotary_qa.settings import QaSettings
 async def main() -> int:
     settings = QaSettings()
     rt = ServiceRuntime("qa", settings.common)
-    try:
+
+    async def setup() -> Any:
         pool = await rt.open_database("annotary_qa")
         await rt.open_producer()
         rt.start_relay()
@@ -25,12 +27,11 @@ async def main() -> int:
 
         def register(server: grpc.aio.Server) -> None:
             qa_pb2_grpc.add_QaServiceServicer_to_server(QaServicer(pool), server)
+            dashboards_grpc.register(pool, server)
 
         await rt.start_grpc(settings.grpc_port, register, [SERVICE_NAME])
-    except BaseException:
-        await rt.stack.aclose()
-        raise
-    return await rt.serve(settings.http_port)
+
+    return await rt.run(setup, settings.http_port)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from annotary.export.v1 import export_pb2_grpc
 from annotary.ingest.v1 import ingest_pb2_grpc
 from annotary.orchestrator.v1 import orchestrator_pb2_grpc
+from annotary.preannotate.v1 import preannotate_pb2_grpc
 from annotary.qa.v1 import qa_pb2_grpc
 from annotary_common.grpc_util import open_channel
 from annotary_common.settings import CommonSettings
@@ -22,6 +23,7 @@ class Clients:
     qa: qa_pb2_grpc.QaServiceAsyncStub
     ingest: ingest_pb2_grpc.IngestServiceAsyncStub
     export: export_pb2_grpc.ExportServiceAsyncStub
+    preannotate: preannotate_pb2_grpc.PreannotateServiceAsyncStub
     timeout_s: float
     channels: dict[str, grpc.aio.Channel] = field(default_factory=dict)
 
@@ -39,6 +41,7 @@ class Clients:
             qa=qa_pb2_grpc.QaServiceStub(channels["qa"]),
             ingest=ingest_pb2_grpc.IngestServiceStub(channels["ingest"]),
             export=export_pb2_grpc.ExportServiceStub(channels["export"]),
+            preannotate=preannotate_pb2_grpc.PreannotateServiceStub(channels["preannotate"]),
             timeout_s=settings.grpc_timeout_s,
             channels=channels,
         )

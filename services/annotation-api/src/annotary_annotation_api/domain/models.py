@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from annotary_annotation_api.domain.roles import Role
 
-KNOWN_TOOLS = ("bbox", "polygon", "polyline", "keypoints", "mask", "span", "relation", "choice", "transcript")
+KNOWN_TOOLS = ("bbox", "polygon", "polyline", "keypoints", "mask", "span", "relation", "choice", "transcript",
+               "segment", "track")
 _REVIEW_RE = re.compile(r"^(none|disagreements|all|sample:(0(\.\d+)?|1(\.0+)?))$")
 
 

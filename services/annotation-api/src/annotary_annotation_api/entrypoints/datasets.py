@@ -18,6 +18,7 @@ from annotary.export.v1 import export_pb2
 from annotary.ingest.v1 import ingest_pb2
 from annotary_annotation_api.domain.roles import Role, at_least
 from annotary_annotation_api.entrypoints.errors import ApiError
+from annotary_annotation_api.entrypoints.security import record_export, record_webhook
 from annotary_annotation_api.service_layer import projects
 from annotary_annotation_api.service_layer.users import User
 
@@ -26,7 +27,8 @@ if TYPE_CHECKING:
 
 EXPORT_FORMATS = ("jsonl", "coco", "voc", "yolo", "spacy", "hf", "conll", "csv", "labelstudio")
 FOREIGN_FORMATS = ("labelstudio", "coco", "yolo", "conll")
-WEBHOOK_EVENTS = ("annotation.accepted", "export.completed")
+WEBHOOK_EVENTS = ("annotation.accepted", "export.completed", "export.failed", "annotation.rejected",
+                  "review.required", "model.trained", "annotator.paused")
 _BODY_NAMES = {"labelstudio": "export.json", "coco": "annotations.json", "yolo": "dataset.zip", "conll": "data.conll"}
 
 
@@ -57,6 +59,10 @@ class WebhookIn(BaseModel):
 class SyncIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     uri: Annotated[str, Field(min_length=1, pattern=r"^(s3://[^/]+|file:///).*")]
+
+
+class ScheduleIn(SyncIn):
+    interval_s: Annotated[int, Field(ge=1, le=30 * 24 * 3600, description="seconds between syncs")]
 
 
 def _deps(request: Request) -> Deps:
@@ -167,6 +173,7 @@ async def create_version(project_id: str, body: VersionIn, request: Request, use
                                        project_name=project["name"], since_export_id=body.since or ""),
         timeout=deps.clients.timeout_s,
     )
+    await record_export(deps, user, reply)
     return version_view(reply)
 
 
@@ -206,6 +213,8 @@ async def create_webhook(project_id: str, body: WebhookIn, request: Request, use
     reply = await deps.clients.export.CreateWebhook(
         export_pb2.CreateWebhookRequest(project_id=project_id, url=body.url, event_types=body.events,
                                         secret=body.secret), timeout=deps.clients.timeout_s)
+    await record_webhook(deps, user, "create", reply.webhook_id,
+                         {"project_id": project_id, "url": body.url, "events": body.events})
     return webhook_view(reply)
 
 
@@ -227,6 +236,7 @@ async def delete_webhook(project_id: str, webhook_id: str, request: Request, use
     _uuid(webhook_id, "webhook")
     await deps.clients.export.DeleteWebhook(export_pb2.DeleteWebhookRequest(webhook_id=webhook_id),
                                             timeout=deps.clients.timeout_s)
+    await record_webhook(deps, user, "delete", webhook_id, {"project_id": project_id, "deleted": True})
     return Response(status_code=204)
 
 
@@ -237,7 +247,8 @@ async def list_deliveries(webhook_id: str, request: Request, user: DatasetUser,
     deps = _deps(request)
     _uuid(webhook_id, "webhook")
     reply = await deps.clients.export.ListDeliveries(
-        export_pb2.ListDeliveriesRequest(webhook_id=webhook_id, limit=limit), timeout=deps.clients.timeout_s)
+        export_pb2.ListDeliveriesRequest(webhook_id=webhook_id, limit=max(1, min(limit, 1000))),
+        timeout=deps.clients.timeout_s)
     return [{"id": d.delivery_id, "event_id": d.event_id, "event": d.event_type, "status": d.status,
              "attempts": d.attempts, "last_status_code": d.last_status_code or None, "last_error": d.last_error or None,
              "created_at": d.created_at, "delivered_at": d.delivered_at or None,
@@ -255,3 +266,43 @@ async def sync_source(project_id: str, body: SyncIn, request: Request, user: Dat
     reply = await deps.clients.ingest.SyncSource(
         ingest_pb2.ImportSourceRequest(project_id=project_id, uri=body.uri), timeout=max(deps.clients.timeout_s, 600.0))
     return import_view(reply)
+
+
+def schedule_view(s: ingest_pb2.SyncSchedule) -> dict[str, Any]:
+    return {"uri": s.uri, "interval_s": s.interval_s, "next_run_at": s.next_run_at,
+            "last_run_at": s.last_run_at or None, "last_status": s.last_status or None,
+            "last_error": s.last_error or None, "last_keys_synced": s.last_keys_synced,
+            "last_created": s.last_created, "runs": s.runs}
+
+
+@router.put("/projects/{project_id}/sources/sync/schedule")
+async def set_sync_schedule(project_id: str, body: ScheduleIn, request: Request, user: DatasetUser) -> dict[str, Any]:
+    """Sync a source every ``interval_s`` seconds (the first run at once); setting it again changes the interval."""
+    _manager(user)
+    deps = _deps(request)
+    await _project(deps, project_id)
+    reply = await deps.clients.ingest.SetSyncSchedule(
+        ingest_pb2.SetSyncScheduleRequest(project_id=project_id, uri=body.uri, interval_s=body.interval_s),
+        timeout=max(deps.clients.timeout_s, 60.0))
+    return schedule_view(reply)
+
+
+@router.get("/projects/{project_id}/sources/sync/schedule")
+async def list_sync_schedules(project_id: str, request: Request, user: DatasetUser) -> list[dict[str, Any]]:
+    _manager(user)
+    deps = _deps(request)
+    await _project(deps, project_id)
+    reply = await deps.clients.ingest.ListSyncSchedules(
+        ingest_pb2.ListSyncSchedulesRequest(project_id=project_id), timeout=deps.clients.timeout_s)
+    return [schedule_view(s) for s in reply.schedules]
+
+
+@router.delete("/projects/{project_id}/sources/sync/schedule")
+async def clear_sync_schedule(project_id: str, uri: str, request: Request, user: DatasetUser) -> dict[str, Any]:
+    """Stop syncing ``?uri=`` on a schedule (what it imported stays); 404 when it has no schedule."""
+    _manager(user)
+    deps = _deps(request)
+    await _project(deps, project_id)
+    reply = await deps.clients.ingest.ClearSyncSchedule(
+        ingest_pb2.ImportSourceRequest(project_id=project_id, uri=uri), timeout=deps.clients.timeout_s)
+    return schedule_view(reply)

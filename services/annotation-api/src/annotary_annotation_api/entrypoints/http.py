@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import math
 import mimetypes
+import secrets
 import uuid
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
 import asyncpg
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import TypeAdapter, ValidationError
 from starlette.datastructures import UploadFile
@@ -36,19 +38,25 @@ from annotary_annotation_api.domain.models import (
     UserIn,
 )
 from annotary_annotation_api.domain.roles import Role, at_least
-from annotary_annotation_api.entrypoints import datasets
+from annotary_annotation_api.entrypoints import dashboards, datasets, models, security
+from annotary_annotation_api.entrypoints.access import authenticate, enforce_access
 from annotary_annotation_api.entrypoints.errors import (
+    ERROR_RESPONSES,
+    FILE_RESPONSES,
     ApiError,
     BodyLimit,
     describe_errors,
     install_error_handlers,
     parse_json,
 )
+from annotary_annotation_api.entrypoints.manage import router as manage_router
+from annotary_annotation_api.entrypoints.review import router as review_router
 from annotary_annotation_api.entrypoints.views import annotator_view, export_view, history_view, review_view, task_view
 from annotary_annotation_api.entrypoints.workspace import router as workspace_router
 from annotary_annotation_api.service_layer import projects, users
 from annotary_annotation_api.service_layer.users import User
 from annotary_common.storage import ObjectNotFound, ObjectStore
+from annotary_common.telemetry import HttpTelemetry
 
 EXPORT_FORMATS = datasets.EXPORT_FORMATS
 _ITEMS = TypeAdapter(list[ItemIn])
@@ -60,20 +68,12 @@ class Deps:
     clients: Clients
     store: ObjectStore
     static_dir: Path
+    signing_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))  # HMAC key of signed links
 
 
 async def current_user(request: Request) -> User:
-    """The user behind the bearer token; 401 when there is none or it is unknown."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise ApiError(401, "missing bearer token (Authorization: Bearer <token>)")
-    deps: Deps = request.app.state.deps
-    async with deps.pool.acquire() as conn:
-        user = await users.user_for_token(conn, token.strip())
-    if user is None:
-        raise ApiError(401, "invalid token")
-    return user
+    """The user behind the bearer token; 401 when there is none or it is not active (entrypoints/access.py)."""
+    return await authenticate(request)
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
@@ -84,8 +84,10 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
         title="Annotary", version="1.0", openapi_url="/api/v1/openapi.json", docs_url="/api/v1/docs", redoc_url=None
     )
     install_error_handlers(app)
+    app.add_middleware(HttpTelemetry, service="annotation-api")  # request spans and the HTTP latency histogram
     app.state.deps = deps
-    api = APIRouter(prefix="/api/v1")
+    # the access table, for every route; every error answer is {"detail": ...}, declared for every operation
+    api = APIRouter(prefix="/api/v1", dependencies=[Depends(enforce_access)], responses=ERROR_RESPONSES)
 
     def require(user: User, role: Role) -> None:
         if not at_least(user.role, role):
@@ -106,12 +108,14 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
 
     async def load_task(task_id: str, user: User) -> orchestrator_pb2.Task:
         parse_uuid(task_id, "task")
-        reply = await deps.clients.orchestrator.GetTask(
-            orchestrator_pb2.GetTaskRequest(task_id=task_id), timeout=deps.clients.timeout_s
-        )
-        # An annotator only ever sees the tasks leased to them; reviewers and managers see all.
+        with security.task_not_found(task_id, user):
+            reply = await deps.clients.orchestrator.GetTask(
+                orchestrator_pb2.GetTaskRequest(task_id=task_id), timeout=deps.clients.timeout_s
+            )
+        # An annotator only ever sees the tasks leased to them (else the same 404 as for no such task);
+        # reviewers and managers see all.
         if reply.task.annotator_id != str(user.id) and not at_least(user.role, Role.REVIEWER):
-            raise ApiError(404, f"task {task_id} not found")
+            raise security.no_such_task(task_id)
         return reply.task
 
     # -- users ---------------------------------------------------------------------------------
@@ -124,7 +128,7 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
         require(user, Role.ADMIN)
         async with deps.pool.acquire() as conn:
             try:
-                created, token = await users.create_user(conn, body.username, body.role)
+                created, token = await users.create_user(conn, body.username, body.role, actor=user)
             except users.UsernameTaken as exc:
                 raise ApiError(409, f"username {body.username!r} is taken") from exc
         return {"id": str(created.id), "username": created.username, "role": created.role.value, "token": token}
@@ -135,7 +139,7 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
         require(user, Role.MANAGER)
         async with deps.pool.acquire() as conn:
             try:
-                return await projects.create_project(conn, deps.clients, body, user.id)
+                return await projects.create_project(conn, deps.clients, body, user.id, user.username)
             except projects.ProjectNameTaken as exc:
                 raise ApiError(409, f"a project named {body.name!r} exists already") from exc
 
@@ -163,6 +167,7 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
         if content_type.startswith("multipart/form-data"):
             inputs = await _uploaded_items(request)
         else:
+            security.check_json_body_type(content_type)
             inputs = _json_items(await request.body(), jsonl=format == "jsonl")
         if not inputs:
             raise ApiError(422, "no items in the request")
@@ -193,7 +198,7 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
             raise ApiError(403, f"you cannot receive tasks in this project: {reply.reason}", reason=reply.reason)
         return reply
 
-    @api.post("/projects/{project_id}/tasks/next", response_model=None)
+    @api.post("/projects/{project_id}/tasks/next", response_model=None, responses={204: {"description": "none left"}})
     async def next_task(project_id: str, user: CurrentUser) -> dict[str, Any] | Response:
         """The annotator's next task (the one they hold, if any); 204 when nothing is left for them,
         with the reason in the X-Annotary-Reason header; 403 when they are paused."""
@@ -225,7 +230,9 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
         require(user, Role.MANAGER)
         async with deps.pool.acquire() as conn:
             try:
-                return await projects.update_project(conn, deps.clients, parse_uuid(project_id, "project"), body)
+                return await projects.update_project(
+                    conn, deps.clients, parse_uuid(project_id, "project"), body, actor=user
+                )
             except projects.ProjectNotFound as exc:
                 raise ApiError(404, f"project {project_id} not found") from exc
 
@@ -320,7 +327,7 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
     async def get_task(task_id: str, user: CurrentUser) -> dict[str, Any]:
         return task_view(await load_task(task_id, user))
 
-    @api.get("/tasks/{task_id}/media", response_model=None)
+    @api.get("/tasks/{task_id}/media", response_model=None, responses=FILE_RESPONSES)
     async def task_media(task_id: str, user: CurrentUser) -> Response:
         item = (await load_task(task_id, user)).item
         if not item.media_uri:
@@ -340,11 +347,12 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
     @api.post("/tasks/{task_id}/submit")
     async def submit(task_id: str, body: SubmitIn, user: CurrentUser) -> dict[str, Any]:
         parse_uuid(task_id, "task")
-        task = (
-            await deps.clients.orchestrator.GetTask(
-                orchestrator_pb2.GetTaskRequest(task_id=task_id), timeout=deps.clients.timeout_s
-            )
-        ).task
+        with security.task_not_found(task_id, user):
+            task = (
+                await deps.clients.orchestrator.GetTask(
+                    orchestrator_pb2.GetTaskRequest(task_id=task_id), timeout=deps.clients.timeout_s
+                )
+            ).task
         result_json = json.dumps(body.result)
         # Validate only the holder's work; anyone else goes straight to the orchestrator, which refuses
         # with 403 (never held it) or 409 (lease lost) and changes nothing.
@@ -362,30 +370,35 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
                 {"rule": v.rule, "message": v.message, "region_index": v.region_index} for v in check.violations
             ]
             raise ApiError(422, "; ".join(f"{v['rule']}: {v['message']}" for v in violations), violations=violations)
-        reply = await deps.clients.orchestrator.SubmitTask(
-            orchestrator_pb2.SubmitTaskRequest(
-                task_id=task_id, annotator_id=str(user.id), result_json=result_json, lead_time_ms=body.lead_time_ms or 0
-            ),
-            timeout=deps.clients.timeout_s,
-        )
+        with security.task_not_found(task_id, user):
+            reply = await deps.clients.orchestrator.SubmitTask(
+                orchestrator_pb2.SubmitTaskRequest(
+                    task_id=task_id, annotator_id=str(user.id), result_json=result_json,
+                    lead_time_ms=body.lead_time_ms or 0,
+                ),
+                timeout=deps.clients.timeout_s,
+            )
         return task_view(reply.task)
 
     @api.post("/tasks/{task_id}/skip")
     async def skip(task_id: str, user: CurrentUser, body: SkipIn | None = None) -> dict[str, Any]:
-        await deps.clients.orchestrator.SkipTask(
-            orchestrator_pb2.SkipTaskRequest(
-                task_id=str(parse_uuid(task_id, "task")), annotator_id=str(user.id), reason=body.reason if body else ""
-            ),
-            timeout=deps.clients.timeout_s,
-        )
+        with security.task_not_found(task_id, user):
+            await deps.clients.orchestrator.SkipTask(
+                orchestrator_pb2.SkipTaskRequest(
+                    task_id=str(parse_uuid(task_id, "task")), annotator_id=str(user.id),
+                    reason=body.reason if body else "",
+                ),
+                timeout=deps.clients.timeout_s,
+            )
         return {"id": task_id, "skipped": True}
 
     @api.post("/tasks/{task_id}/heartbeat")
     async def heartbeat(task_id: str, user: CurrentUser) -> dict[str, Any]:
-        reply = await deps.clients.orchestrator.Heartbeat(
-            orchestrator_pb2.HeartbeatRequest(task_id=str(parse_uuid(task_id, "task")), annotator_id=str(user.id)),
-            timeout=deps.clients.timeout_s,
-        )
+        with security.task_not_found(task_id, user):
+            reply = await deps.clients.orchestrator.Heartbeat(
+                orchestrator_pb2.HeartbeatRequest(task_id=str(parse_uuid(task_id, "task")), annotator_id=str(user.id)),
+                timeout=deps.clients.timeout_s,
+            )
         return {"lease_expires_at": reply.lease_expires_at.ToDatetime().isoformat() + "Z"}
 
     # -- exports -------------------------------------------------------------------------------
@@ -401,6 +414,7 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
             ),
             timeout=deps.clients.timeout_s,
         )
+        await security.record_export(deps, user, reply)
         return export_view(reply)
 
     @api.get("/exports/{export_id}")
@@ -413,7 +427,7 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
             )
         )
 
-    @api.get("/exports/{export_id}/download", response_model=None)
+    @api.get("/exports/{export_id}/download", response_model=None, responses=FILE_RESPONSES)
     async def download_export(export_id: str, user: CurrentUser) -> Response:
         require(user, Role.MANAGER)
         parse_uuid(export_id, "export")
@@ -422,14 +436,35 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
         )
         if export.status != "done":
             raise ApiError(409, f"export {export_id} is {export.status}, not done")
-        data = await deps.store.get(export.object_key)
         media_type = mimetypes.guess_type(export.file_name)[0] or "application/octet-stream"
-        return Response(
-            data, media_type=media_type, headers={"content-disposition": f'attachment; filename="{export.file_name}"'}
+        # Streamed from object storage: a large dataset never sits in the gateway's memory. The first chunk is
+        # read before the response starts, so a missing object is a clean 404, not a cut-off download.
+        chunks = deps.store.stream(export.object_key)
+        try:
+            first = await anext(chunks)
+        except ObjectNotFound as exc:
+            raise ApiError(404, f"the file of export {export_id} is missing from object storage") from exc
+        except StopAsyncIteration:
+            first = b""
+
+        async def body() -> AsyncIterator[bytes]:
+            yield first
+            async for chunk in chunks:
+                yield chunk
+
+        return StreamingResponse(
+            body(),
+            media_type=media_type,
+            headers={"content-disposition": f'attachment; filename="{export.file_name}"'},
         )
 
     api.include_router(workspace_router)
     api.include_router(datasets.router)
+    api.include_router(models.router)
+    api.include_router(security.router)
+    api.include_router(dashboards.router)
+    api.include_router(review_router)
+    api.include_router(manage_router)
     app.include_router(api)
 
     # -- health and the web UI -----------------------------------------------------------------
@@ -512,6 +547,8 @@ async def _uploaded_items(request: Request) -> list[ingest_pb2.ItemInput]:
     if not files:
         raise ApiError(422, "files: no file in the multipart field 'files'")
     inputs = []
+    for upload in files:
+        security.check_upload_type(upload.filename, upload.content_type)
     for upload in files:
         data = await upload.read()
         if not data:

@@ -113,9 +113,14 @@ def _task_uuid(task_id: str) -> uuid.UUID:
 
 async def _task(deps: Deps, task_id: str) -> orchestrator_pb2.Task:
     _task_uuid(task_id)
-    reply = await deps.clients.orchestrator.GetTask(
-        orchestrator_pb2.GetTaskRequest(task_id=task_id), timeout=deps.clients.timeout_s
-    )
+    try:
+        reply = await deps.clients.orchestrator.GetTask(
+            orchestrator_pb2.GetTaskRequest(task_id=task_id), timeout=deps.clients.timeout_s
+        )
+    except grpc.aio.AioRpcError as exc:  # the same answer as for a task of someone else (no id probing)
+        if exc.code() == grpc.StatusCode.NOT_FOUND:
+            raise ApiError(404, f"task {task_id} not found") from None
+        raise
     return reply.task
 
 

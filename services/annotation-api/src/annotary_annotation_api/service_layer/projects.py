@@ -12,6 +12,8 @@ from annotary.orchestrator.v1 import orchestrator_pb2
 from annotary.qa.v1 import qa_pb2
 from annotary_annotation_api.adapters.clients import Clients
 from annotary_annotation_api.domain.models import Policy, ProjectIn, ProjectPatch
+from annotary_annotation_api.service_layer import audit
+from annotary_annotation_api.service_layer.users import User
 
 
 class ProjectNameTaken(Exception):
@@ -34,7 +36,7 @@ def project_view(row: asyncpg.Record) -> dict[str, Any]:
 
 
 async def create_project(
-    conn: asyncpg.Connection, clients: Clients, body: ProjectIn, created_by: uuid.UUID
+    conn: asyncpg.Connection, clients: Clients, body: ProjectIn, created_by: uuid.UUID, actor_name: str | None = None
 ) -> dict[str, Any]:
     project_id = uuid.uuid4()
     schema = body.schema_.model_dump(mode="json", exclude_none=True)
@@ -57,6 +59,14 @@ async def create_project(
             project_id,
             json.dumps(schema),
         )
+        assert row is not None
+        await audit.record(conn, actor_id=created_by, actor_name=actor_name, action="create", entity="project",
+                           entity_id=project_id, after=project_view(row))
+        await audit.record(conn, actor_id=created_by, actor_name=actor_name, action="create", entity="schema",
+                           entity_id=project_id, after={"version": 1, "schema": schema},
+                           refs={"project_id": str(project_id)})
+        await audit.record(conn, actor_id=created_by, actor_name=actor_name, action="create", entity="policy",
+                           entity_id=project_id, after=policy, refs={"project_id": str(project_id)})
         # Configure the services before the project becomes visible; a failure rolls everything back
         # (the calls are idempotent upserts, so a retry after a partial failure is harmless).
         await configure_services(clients, project_id, schema, 1, body.policy)
@@ -87,13 +97,21 @@ async def configure_services(
             project_id=str(project_id),
             policy=orchestrator_pb2.ProjectPolicy(**policy.model_dump(mode="json")),
             schema_version=schema_version,
+            task_type=task_type_of(schema),
         ),
         timeout=clients.timeout_s,
     )
 
 
+def task_type_of(schema: dict[str, Any]) -> str:
+    """The project's kind for the metrics: ``<modality>:<tools joined by +>``, e.g. ``image:bbox+polygon``."""
+    tools = "+".join(sorted(str(t) for t in schema.get("tools") or ()))
+    return f"{schema.get('modality', 'unknown')}:{tools or 'none'}"[:100]
+
+
 async def update_project(
-    conn: asyncpg.Connection, clients: Clients, project_id: uuid.UUID, patch: ProjectPatch
+    conn: asyncpg.Connection, clients: Clients, project_id: uuid.UUID, patch: ProjectPatch,
+    actor: User | None = None,
 ) -> dict[str, Any]:
     """A schema change makes a new schema version (old annotations keep theirs); policy changes apply to
     items and rounds created from now on."""
@@ -104,6 +122,7 @@ async def update_project(
         schema = json.loads(row["schema"])
         version = row["schema_version"]
         policy = Policy.model_validate(json.loads(row["policy"]))
+        old_schema, old_version, old_policy = schema, version, json.loads(row["policy"])
         if patch.schema_ is not None:
             new_schema = patch.schema_.model_dump(mode="json", exclude_none=True)
             if new_schema != schema:
@@ -123,6 +142,18 @@ async def update_project(
             version,
             json.dumps(policy.model_dump(mode="json")),
         )
+        actor_id, actor_name = (actor.id, actor.username) if actor else ("system", None)
+        refs = {"project_id": str(project_id)}
+        if version != old_version:
+            await audit.record(conn, actor_id=actor_id, actor_name=actor_name, action="update", entity="schema",
+                               entity_id=project_id, refs=refs,
+                               before={"version": old_version, "schema": old_schema},
+                               after={"version": version, "schema": schema})
+        new_policy = policy.model_dump(mode="json")
+        if new_policy != old_policy:
+            await audit.record(conn, actor_id=actor_id, actor_name=actor_name, action="update", entity="policy",
+                               entity_id=project_id, refs=refs,
+                               before=old_policy, after=new_policy)
         await configure_services(clients, project_id, schema, version, policy)
     assert row is not None
     return project_view(row)

@@ -43,6 +43,10 @@ export interface Api {
   addComment(taskId: string, body: string): Promise<Comment>;
   rework(taskId: string): Promise<Rework>;
   assist(taskId: string, request: AssistRequest): Promise<AssistReply>;
+  /** Any other JSON route under /api/v1 (review and management screens); null for a 204. */
+  request<T>(method: string, path: string, body?: unknown): Promise<T>;
+  /** The raw response of a route under /api/v1 (downloads, multipart uploads: a FormData body is sent as is). */
+  raw(path: string, init?: RequestInit): Promise<Response>;
 }
 
 function mediaPath(url: string): string {
@@ -85,7 +89,7 @@ export function createApi({ token, fetch: fetchImpl = globalThis.fetch.bind(glob
   async function send(path: string, init: RequestInit = {}): Promise<Response> {
     const headers = new Headers(init.headers);
     headers.set("Authorization", `Bearer ${token}`);
-    if (init.body !== undefined) headers.set("Content-Type", "application/json");
+    if (init.body !== undefined && !(init.body instanceof FormData)) headers.set("Content-Type", "application/json");
     const response = await fetchImpl(path, { ...init, headers });
     if (!response.ok) {
       if (response.status === 401) onUnauthorized?.();
@@ -135,5 +139,10 @@ export function createApi({ token, fetch: fetchImpl = globalThis.fetch.bind(glob
     addComment: (taskId, body) => json<Comment>(`/tasks/${encodeURIComponent(taskId)}/comments`, post({ body })),
     rework: (taskId) => json<Rework>(`/tasks/${encodeURIComponent(taskId)}/rework`),
     assist: (taskId, request) => json<AssistReply>(`/tasks/${encodeURIComponent(taskId)}/assist`, post(request)),
+    async request<T>(method: string, path: string, body?: unknown) {
+      const response = await send(`${API_BASE}${path}`, { method, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+      return (response.status === 204 ? null : await response.json()) as T;
+    },
+    raw: (path, init) => send(`${API_BASE}${path}`, init),
   };
 }

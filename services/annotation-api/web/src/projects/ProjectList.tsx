@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useState, type ReactNode } from "react";
 import type { Api } from "../api/client";
 import type { Project } from "../api/types";
 import { describeError } from "../auth/useSession";
@@ -6,11 +6,14 @@ import { describeError } from "../auth/useSession";
 interface Props {
   api: Api;
   onPick(project: Project): void;
+  /** Extra buttons per project (review, manage) and above the list (new project). */
+  actions?: (project: Project) => ReactNode;
+  header?: ReactNode;
 }
 
 type State = { kind: "loading" } | { kind: "failed"; message: string } | { kind: "ready"; projects: Project[] };
 
-export function ProjectList({ api, onPick }: Props) {
+export function ProjectList({ api, onPick, actions, header }: Props) {
   const [state, setState] = useState<State>({ kind: "loading" });
   const load = useCallback(() => {
     setState({ kind: "loading" });
@@ -30,7 +33,7 @@ export function ProjectList({ api, onPick }: Props) {
     );
   return (
     <main className="project-list">
-      <h2>Projects</h2>
+      <h2>Projects {header}</h2>
       {state.projects.length === 0 && <p className="notice">No projects yet.</p>}
       <ul>
         {state.projects.map((p) => (
@@ -41,6 +44,7 @@ export function ProjectList({ api, onPick }: Props) {
                 {p.schema.modality} · {(p.schema.tools ?? []).join(", ") || "no tools"}
               </span>
             </button>
+            {actions?.(p)}
           </li>
         ))}
       </ul>

@@ -10,7 +10,7 @@ describe("tool registry", () => {
     for (const tool of TOOLS) {
       expect(tool.modalities.length).toBeGreaterThan(0);
       if (tool.placement === "panel") expect(typeof tool.Component).toBe("function");
-      else expect(tool.image ?? tool.text).toBeTruthy();
+      else expect(tool.image ?? tool.text ?? tool.Stage).toBeTruthy();
       if (tool.modalities.includes("image") && tool.placement === "stage") expect(tool.image).toBeTruthy();
     }
     expect(getTool("span")?.placement).toBe("stage");

@@ -1,6 +1,7 @@
 // THE list of annotation tools. To add a tool: write tools/<name>/index.ts exporting a ToolPlugin and list it here.
 import type { Schema } from "../api/types";
 import { assistTool } from "./assist";
+import { segmentTool } from "./audio";
 import { bboxTool } from "./bbox";
 import { choiceTool } from "./choice";
 import { keypointsTool } from "./keypoints";
@@ -9,6 +10,7 @@ import { polygonTool, polylineTool } from "./polygon";
 import { relationTool } from "./relation";
 import { spanTool } from "./span";
 import type { ToolPlugin } from "./types";
+import { trackTool } from "./video";
 
 export const TOOLS: readonly ToolPlugin[] = [
   bboxTool,
@@ -20,6 +22,8 @@ export const TOOLS: readonly ToolPlugin[] = [
   spanTool,
   relationTool,
   choiceTool,
+  segmentTool,
+  trackTool,
 ];
 
 export function getTool(name: string, tools: readonly ToolPlugin[] = TOOLS): ToolPlugin | undefined {

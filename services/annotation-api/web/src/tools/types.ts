@@ -11,6 +11,7 @@ import type { EditorRegion, RegionAction } from "../editor/regions";
 import type { Box, Point, Size } from "../lib/geometry";
 import type { KeyCombo } from "../lib/keys";
 import type { LabelDef } from "../lib/labels";
+import type { DecodedAudio } from "../stage/audio/decode";
 
 /** One level of the image pyramid: the decoded image, or a smaller copy of it for zoomed-out views. */
 export interface ImageLevel {
@@ -23,6 +24,8 @@ export interface ImageLevel {
 export type LoadedMedia =
   | { kind: "image"; url: string; width: number; height: number; levels: readonly ImageLevel[] }
   | { kind: "text"; text: string }
+  /** Audio and video: the fetched bytes behind an object URL; audio is decoded (peaks) while the item waits. */
+  | { kind: "audio" | "video"; url: string; blob: Blob; decoded?: Promise<DecodedAudio> }
   | { kind: "none" };
 
 /** What tools and shortcuts may do to the editor. */
@@ -210,6 +213,8 @@ export interface ToolPlugin {
   readonly text?: TextToolSpec;
   /** Panel tools: the side panel. */
   readonly Component?: ComponentType<ToolProps>;
+  /** Audio and video stage tools: the component that shows the item and edits its regions (see ItemView). */
+  readonly Stage?: ComponentType<ToolProps & { onReady?(): void }>;
   shortcuts?(env: ShortcutEnv): ToolShortcut[];
   /** A short description of a region for the region list. */
   describe?(r: EditorRegion, context: DescribeContext): string;

@@ -278,7 +278,7 @@ export const Editor = memo(function Editor(props: EditorProps) {
         onReady={ready}
       />
     );
-  } else stageView = <ItemView task={task} media={media} onReady={ready} />;
+  } else stageView = <ItemView task={task} media={media} onReady={ready} stage={stageTools.find((t) => t.Stage && t.modalities.includes(schema.modality))} toolProps={toolProps} />;
 
   return (
     <div className="editor" data-task-id={task.id}>

@@ -3,6 +3,7 @@
 // frames draw from a copy about the canvas's size instead of scaling all 4K pixels every frame.
 import type { Api } from "../api/client";
 import type { Task } from "../api/types";
+import { decodeAudio } from "../stage/audio/decode";
 import type { ImageLevel, LoadedMedia } from "../tools/types";
 
 const SMALLEST_LEVEL = 1024;
@@ -59,10 +60,18 @@ export async function loadMedia(api: Api, task: Task): Promise<LoadedMedia> {
       throw new Error(`The image of ${item.external_id ?? item.id} could not be decoded.`);
     }
   }
+  if ((item.modality === "audio" || item.modality === "video") && item.media_url) {
+    const blob = await api.media(item.media_url);
+    if (item.modality === "video" || typeof OfflineAudioContext === "undefined") return { kind: item.modality, url: URL.createObjectURL(blob), blob };
+    const decoded = decodeAudio(blob);
+    decoded.catch(() => undefined); // the stage reports it when shown
+    return { kind: "audio", url: URL.createObjectURL(blob), blob, decoded };
+  }
   return { kind: "none" };
 }
 
 export function releaseMedia(media: LoadedMedia): void {
+  if (media.kind === "audio" || media.kind === "video") URL.revokeObjectURL(media.url);
   if (media.kind !== "image") return;
   URL.revokeObjectURL(media.url);
   for (const level of media.levels) if (typeof ImageBitmap !== "undefined" && level.source instanceof ImageBitmap) level.source.close();

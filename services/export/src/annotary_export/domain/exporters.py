@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any, Protocol
 from xml.etree import ElementTree as ET
 
-from annotary_export.domain.coco import bbox_geometry, polygon_geometry
+from annotary_common.labelstudio import to_labelstudio
+from annotary_common.regions import bbox_geometry, polygon_geometry
 from annotary_export.domain.jsonl import jsonl_record
 from annotary_export.domain.model import AcceptedItem, file_stem
 
 FORMATS = ("jsonl", "coco", "voc", "yolo", "spacy", "hf", "conll", "csv", "labelstudio")
-PERCENT_DIGITS = 8   # Label Studio percentages are rounded so that px -> % -> px -> % is stable
 
 
 @dataclass
@@ -400,19 +400,58 @@ def _choices(item: AcceptedItem) -> list[tuple[str, str]]:
     return out
 
 
+def _snapshot_msgpack_encoders() -> None:
+    """srsly builds a msgpack Packer for every ``msgpack_dumps`` (three per ``DocBin.add``), and each one asks the
+    catalogue registry for every encoder: a scan of all installed packages' entry points and of the whole function
+    registry, ~2 ms a doc. The encoders do not change while we run: answer with one snapshot, taken once."""
+    import srsly.msgpack
+
+    registry = srsly.msgpack.msgpack_encoders
+    if getattr(registry, "annotary_snapshot", False):
+        return
+    snapshot = registry.get_all()
+    setattr(registry, "get_all", lambda: dict(snapshot))  # noqa: B010  (an instance attribute over the method)
+    setattr(registry, "annotary_snapshot", True)  # noqa: B010
+
+
 class SpacyWriter:
-    content_type = "application/octet-stream"
+    """DocBin shards in a zip (``<stem>.spacy.zip``: ``corpus/train-00000.spacy``, ...): a DocBin is one compressed
+    msgpack document that cannot be appended to, so every ``DOCS_PER_SHARD`` docs go to a file of their own and
+    memory stays flat. Unzipped, the folder is what ``spacy train --paths.train <folder>`` reads (spaCy's Corpus
+    walks a directory for ``.spacy`` files)."""
+
+    content_type = "application/zip"
+    DOCS_PER_SHARD = 5000
 
     def __init__(self, path: Path, ctx: ExportContext) -> None:
         import spacy
-        from spacy.tokens import DocBin
 
-        self.file_name = f"{ctx.stem}.spacy"
+        _snapshot_msgpack_encoders()
+        self.file_name = f"{ctx.stem}.spacy.zip"
         self._path = path
         self._nlp = spacy.blank("en")
-        self._bin = DocBin(store_user_data=True)
+        self._zip = zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED)
+        self._bin = self._new_bin()
+        self._in_bin = self._shards = 0
         self._options = sorted({option for _, options in ctx.choices for option in options})
         self._items = self._spans = 0
+
+    @staticmethod
+    def _new_bin() -> Any:
+        from spacy.tokens import DocBin
+
+        return DocBin(store_user_data=True)
+
+    def _flush(self) -> None:
+        if not self._in_bin:
+            return
+        self._zip.writestr(f"corpus/train-{self._shards:05d}.spacy", self._bin.to_bytes())
+        self._shards += 1
+        self._bin, self._in_bin = self._new_bin(), 0
+        # The vocab's string store grows with every new token text; a fresh pipeline per shard keeps it bounded.
+        import spacy
+
+        self._nlp = spacy.blank("en")
 
     def write(self, items: Sequence[AcceptedItem]) -> None:
         from spacy.util import filter_spans
@@ -430,11 +469,17 @@ class SpacyWriter:
             doc.user_data["annotary_item_id"] = item.item_id
             doc.user_data["external_id"] = item.external_id
             self._bin.add(doc)
+            self._in_bin += 1
             self._items += 1
             self._spans += len(spans)
+            if self._in_bin >= self.DOCS_PER_SHARD:
+                self._flush()
 
     def close(self) -> Written:
-        self._bin.to_disk(self._path)
+        self._flush()
+        if not self._shards:  # an empty export still loads: one empty shard
+            self._zip.writestr("corpus/train-00000.spacy", self._bin.to_bytes())
+        self._zip.close()
         return Written(self.file_name, self.content_type, self._items, self._spans)
 
 
@@ -600,57 +645,15 @@ class CsvWriter:
 
 
 # -- Label Studio JSON -----------------------------------------------------------------------------
-def _pct(value: float, size: int) -> float:
-    return round(value * 100.0 / size, PERCENT_DIGITS) if size else 0.0
 
-
-def to_labelstudio(region: dict[str, Any], item: AcceptedItem, index: int) -> dict[str, Any] | None:
-    """One Annotary region as a Label Studio result (percent coordinates for images)."""
-    kind, label = region.get("type"), _label(region)
-    rid = str(region.get("id") or f"r{index}")
-    w, h = item.width, item.height
-    base = {"id": rid, "origin": "manual"}
-    if kind == "bbox" and label and (box := bbox_geometry(region)) is not None:
-        x, y, bw, bh = box[0]
-        value = {"x": _pct(x, w), "y": _pct(y, h), "width": _pct(bw, w), "height": _pct(bh, h), "rotation": 0,
-                 "rectanglelabels": [label]}
-        return {**base, "from_name": "label", "to_name": "image", "type": "rectanglelabels",
-                "original_width": w, "original_height": h, "image_rotation": 0, "value": value}
-    if kind == "polygon" and label and (poly := polygon_geometry(region)) is not None:
-        flat = poly[0]
-        points = [[_pct(flat[k], w), _pct(flat[k + 1], h)] for k in range(0, len(flat), 2)]
-        return {**base, "from_name": "label", "to_name": "image", "type": "polygonlabels",
-                "original_width": w, "original_height": h, "image_rotation": 0,
-                "value": {"points": points, "closed": True, "polygonlabels": [label]}}
-    if kind == "keypoints" and label and isinstance(region.get("points"), list):
-        points = [[_pct(float(p[0]), w), _pct(float(p[1]), h), int(p[2]) if len(p) > 2 else 2]
-                  for p in region["points"] if isinstance(p, list) and len(p) >= 2]
-        # Label Studio has one result per keypoint; the points of one region stay together under one id.
-        return {**base, "from_name": "label", "to_name": "image", "type": "keypointlabels",
-                "original_width": w, "original_height": h,
-                "value": {"points": points, "width": 0.5, "keypointlabels": [label]}}
-    if kind == "mask" and label and isinstance(region.get("rle"), dict):
-        return {**base, "from_name": "label", "to_name": "image", "type": "brushlabels",
-                "original_width": w, "original_height": h,
-                "value": {"format": "coco_rle", "rle": region["rle"], "brushlabels": [label]}}
-    if kind == "span" and label and isinstance(region.get("start"), int) and isinstance(region.get("end"), int):
-        start, end = region["start"], region["end"]
-        return {**base, "from_name": "label", "to_name": "text", "type": "labels",
-                "value": {"start": start, "end": end, "text": item.text[start:end], "labels": [label]}}
-    if kind == "choice" and isinstance(region.get("name"), str):
-        values = region.get("value")
-        return {**base, "from_name": region["name"], "to_name": "text" if item.modality == "text" else "image",
-                "type": "choices", "value": {"choices": values if isinstance(values, list) else [values]}}
-    if kind == "relation" and region.get("from") is not None and region.get("to") is not None:
-        return {"from_id": str(region["from"]), "to_id": str(region["to"]), "type": "relation",
-                "direction": "right", "labels": [label] if label else []}
-    return None
 
 
 def labelstudio_task(item: AcceptedItem, index: int) -> dict[str, Any]:
     data: dict[str, Any] = ({"text": item.text} if item.modality == "text" else {item.modality: item.media_uri})
     data["external_id"] = item.external_id
-    result = [r for k, region in enumerate(_regions(item)) if (r := to_labelstudio(region, item, k)) is not None]
+    converted = (to_labelstudio(region, k, modality=item.modality, width=item.width, height=item.height,
+                                text=item.text) for k, region in enumerate(_regions(item)))
+    result = [r for r in converted if r is not None]
     return {
         "id": index, "data": data, "meta": item.meta,
         "annotations": [{"id": index, "result": result, "was_cancelled": False, "ground_truth": False,

@@ -94,10 +94,3 @@ def accepted_item(row: asyncpg.Record) -> AcceptedItem:
         agreement_metric=row.get("agreement_metric", ""), decided_by=row.get("decided_by", ""),
         revision=row.get("revision", 0),
     )
-
-
-async def accepted_items(conn: asyncpg.Connection, project_id: uuid.UUID) -> list[AcceptedItem]:
-    rows = await conn.fetch(
-        f"SELECT {ACCEPTED_COLUMNS} FROM accepted WHERE project_id = $1 ORDER BY external_id, item_id", project_id,
-    )
-    return [accepted_item(row) for row in rows]

@@ -15,20 +15,23 @@ from datetime import datetime
 from pathlib import Path
 
 import asyncpg
+from opentelemetry import trace
 
 from annotary.events.v1 import events_pb2
 from annotary_common import outbox, topics
 from annotary_common.grpc_util import InvalidArgument, NotFound
+from annotary_common.metrics import EXPORTS
 from annotary_common.storage import ObjectStore
+from annotary_common.telemetry import set_ids
 from annotary_export.domain.exporters import ExportContext, Writer, Written, open_writer
 from annotary_export.domain.formats import FormatUnsupported, check_format
 from annotary_export.domain.manifest import ManifestWriter
 from annotary_export.domain.model import AcceptedItem, SchemaInvalid, schema_choices, schema_labels
 from annotary_export.service_layer import webhooks
 from annotary_export.service_layer.accepted import ACCEPTED_COLUMNS, accepted_item
-from annotary_export.service_layer.upload import upload_file
 
 log = logging.getLogger(__name__)
+_tracer = trace.get_tracer(__name__)
 
 UNFINISHED = ("queued", "running")
 PRODUCER = "export"
@@ -198,14 +201,15 @@ async def build_export(pool: asyncpg.Pool, store: ObjectStore, export_id: str, p
             )
             if row is None:
                 return False
+            set_ids(project_id=row["project_id"])
             try:
                 with tempfile.TemporaryDirectory(prefix="annotary-export-") as tmp:
                     written, path, manifest_path, watermark = await _stream_build(conn, pool, eid, row, Path(tmp))
                     prefix = f"exports/{row['project_id']}/{export_id}"
                     key, manifest_key = f"{prefix}/{written.file_name}", f"{prefix}/manifest.json"
                     size = path.stat().st_size
-                    await upload_file(store, key, path, written.content_type)
-                    await upload_file(store, manifest_key, manifest_path, "application/json")
+                    await store.put_file(key, path, written.content_type)
+                    await store.put_file(manifest_key, manifest_path, "application/json")
             except asyncio.CancelledError:
                 raise  # stays 'running': rebuilt by the next sweep or start
             except Exception as exc:
@@ -216,6 +220,7 @@ async def build_export(pool: asyncpg.Pool, store: ObjectStore, export_id: str, p
                         "UPDATE exports SET status = 'failed', error = $2, finished_at = now() WHERE export_id = $1",
                         eid, error)
                     await _completed(conn, producer, eid, row, "failed", error=error)
+                EXPORTS.labels(row["format"], "failed").inc()
                 return True
             async with conn.transaction():
                 await conn.execute(
@@ -227,6 +232,7 @@ async def build_export(pool: asyncpg.Pool, store: ObjectStore, export_id: str, p
                     watermark, size,
                 )
                 await _completed(conn, producer, eid, row, "done", written=written, key=key)
+            EXPORTS.labels(row["format"], "succeeded").inc()
             log.info("export done", extra={"export_id": export_id, "items": written.item_count, "object_key": key})
             return True
         finally:
@@ -242,10 +248,13 @@ async def _completed(conn: asyncpg.Connection, producer: str, export_id: uuid.UU
         object_key=key, error=error,
     )
     event_id = await outbox.add_event(conn, topics.EXPORT_COMPLETED, str(row["project_id"]), payload, producer)
-    await webhooks.fan_out(conn, topics.EXPORT_COMPLETED, event_id, row["project_id"], {
-        "export_id": str(export_id), "format": row["format"], "status": status, "version": row["version"],
-        "item_count": payload.item_count, "annotation_count": payload.annotation_count, "object_key": key,
-        "error": error})
+    data = {"export_id": str(export_id), "format": row["format"], "status": status, "version": row["version"],
+            "item_count": payload.item_count, "annotation_count": payload.annotation_count, "object_key": key,
+            "error": error}
+    await webhooks.fan_out(conn, topics.EXPORT_COMPLETED, event_id, row["project_id"], data)
+    if status == "failed":  # its own event id: a subscription to both gets both deliveries
+        await webhooks.fan_out(conn, webhooks.EXPORT_FAILED, str(uuid.uuid5(uuid.UUID(event_id), "export.failed")),
+                               row["project_id"], data)
 
 
 class ExportRunner:
@@ -272,7 +281,9 @@ class ExportRunner:
     async def _run(self, export_id: str) -> None:
         async with self._gate:
             try:
-                await build_export(self._pool, self._store, export_id)
+                # A span of its own: the request that queued the build has answered by now (its trace continues).
+                with _tracer.start_as_current_span("export build", attributes={"annotary.export_id": export_id}):
+                    await build_export(self._pool, self._store, export_id)
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -31,7 +31,9 @@ from annotary_common.grpc_util import InvalidArgument, NotFound
 
 log = logging.getLogger(__name__)
 
-EVENT_TYPES = (topics.ANNOTATION_ACCEPTED, topics.EXPORT_COMPLETED)
+EXPORT_FAILED = "export.failed"  # a webhook event only (the bus carries export.completed with status failed)
+EVENT_TYPES = (topics.ANNOTATION_ACCEPTED, topics.EXPORT_COMPLETED, EXPORT_FAILED, topics.ANNOTATION_REJECTED,
+               topics.REVIEW_REQUIRED, topics.MODEL_TRAINED, topics.ANNOTATOR_PAUSED)
 
 
 def sign(secret: str, body: bytes) -> str:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import io
 import posixpath
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 from PIL import Image, UnidentifiedImageError
 
 from annotary_ingest.domain.items import CheckedItem, ItemInvalid
+from annotary_ingest.domain.probe import probe_media
 
 # Extension -> media type; a fixed table so that every machine decides the same way.
 MEDIA_TYPES: dict[str, str] = {
@@ -43,6 +45,7 @@ class Content:
     extension: str = ""
     width: int = 0
     height: int = 0
+    meta: dict[str, Any] = field(default_factory=dict)  # probed audio/video facts (duration, fps...)
 
     @property
     def object_key(self) -> str:
@@ -138,7 +141,11 @@ def describe_media(item: CheckedItem, data: bytes) -> Content:
         except ValueError as exc:
             raise ItemInvalid(f"{field}: {name} is not a decodable image ({exc})") from None
         media_type = media_type or decoded_type
+    meta: dict[str, Any] = {}
+    if modality in ("audio", "video"):
+        facts = probe_media(data, modality)
+        meta, width, height = facts.meta, facts.width, facts.height
     media_type = media_type or "application/octet-stream"
     content_hash = sha256(data)
     return Content(content_hash=content_hash, modality=modality, media_type=media_type, data=data,
-                   extension=EXTENSIONS.get(media_type, ""), width=width, height=height)
+                   extension=EXTENSIONS.get(media_type, ""), width=width, height=height, meta=meta)

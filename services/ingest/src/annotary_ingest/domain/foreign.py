@@ -17,6 +17,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from annotary_common import labelstudio
+from annotary_ingest.domain.brush import BrushInvalid, ls_brush_to_coco_rle
 from annotary_ingest.domain.items import RawItem
 
 FOREIGN_FORMATS = ("labelstudio", "coco", "yolo", "conll")
@@ -105,10 +107,6 @@ def _num(value: Any) -> float:
     raise ValueError(f"not a number: {value!r}")
 
 
-def _px(pct: Any, size: Any) -> float:
-    return round(_num(pct) * _num(size) / 100.0, PIXEL_DIGITS)
-
-
 def _json(name: str, data: bytes) -> Any:
     try:
         return json.loads(data)
@@ -117,56 +115,30 @@ def _json(name: str, data: bytes) -> Any:
 
 
 # -- Label Studio ----------------------------------------------------------------------------------
+def _brushes_as_coco_rle(result: list[Any], where: str) -> list[Any]:
+    """Label Studio's own brush RLE (``brushlabels`` with ``"format": "rle"``) decoded and re-encoded as COCO RLE
+    (``"format": "coco_rle"``), which the shared conversion turns into mask regions."""
+    if not isinstance(result, list):
+        return result
+    out: list[Any] = []
+    for k, r in enumerate(result):
+        value = r.get("value") if isinstance(r, dict) else None
+        if isinstance(value, dict) and r.get("type") == "brushlabels" and value.get("format") == "rle":
+            try:
+                coco = ls_brush_to_coco_rle(value.get("rle"), r.get("original_height"), r.get("original_width"))
+            except BrushInvalid as exc:
+                raise ForeignInvalid(f"{where}[{k}]: brush rle: {exc}") from None
+            r = {**r, "value": {**value, "format": "coco_rle", "rle": coco}}
+        out.append(r)
+    return out
+
+
 def from_labelstudio_result(result: list[Any], where: str) -> list[dict[str, Any]]:
     """Label Studio results -> Annotary regions (percent -> pixels with original_width/height)."""
-    regions: list[dict[str, Any]] = []
-    for k, r in enumerate(result):
-        name = f"{where}[{k}]"
-        if not isinstance(r, dict):
-            raise ForeignInvalid(f"{name}: must be an object")
-        kind = r.get("type")
-        value: dict[str, Any] = r["value"] if isinstance(r.get("value"), dict) else {}
-        rid = {"id": str(r["id"])} if r.get("id") is not None else {}
-        try:
-            w, h = r.get("original_width"), r.get("original_height")
-            if kind in ("rectanglelabels", "polygonlabels", "keypointlabels") and (w is None or h is None):
-                raise ForeignInvalid(f"{name}: original_width and original_height are needed to convert percent "
-                                     "coordinates to pixels")
-            labels = value.get(kind, []) if isinstance(kind, str) else []
-            label = labels[0] if isinstance(labels, list) and labels else None
-            if kind == "rectanglelabels" and label:
-                regions.append({**rid, "type": "bbox", "label": label, "x": _px(value["x"], w),
-                                "y": _px(value["y"], h), "w": _px(value["width"], w), "h": _px(value["height"], h)})
-            elif kind == "polygonlabels" and label:
-                regions.append({**rid, "type": "polygon", "label": label,
-                                "points": [[_px(p[0], w), _px(p[1], h)] for p in value["points"]]})
-            elif kind == "keypointlabels" and label:
-                points = value.get("points") or [[value["x"], value["y"], 2]]
-                regions.append({**rid, "type": "keypoints", "label": label,
-                                "points": [[_px(p[0], w), _px(p[1], h), int(p[2]) if len(p) > 2 else 2]
-                                           for p in points]})
-            elif kind == "brushlabels" and label and value.get("format") == "coco_rle":
-                regions.append({**rid, "type": "mask", "label": label, "rle": value["rle"]})
-            elif kind == "labels" and label:
-                regions.append({**rid, "type": "span", "label": label, "start": int(value["start"]),
-                                "end": int(value["end"])})
-            elif kind == "choices":
-                choices = value.get("choices", [])
-                regions.append({**rid, "type": "choice", "name": str(r.get("from_name", "choice")),
-                                "value": choices[0] if len(choices) == 1 else choices})
-            elif kind == "relation":
-                rel: dict[str, Any] = {"type": "relation", "from": str(r["from_id"]), "to": str(r["to_id"])}
-                if r.get("labels"):
-                    rel["label"] = r["labels"][0]
-                regions.append(rel)
-            elif kind == "textarea":
-                text = value.get("text", [])
-                regions.append({**rid, "type": "transcript", "text": "\n".join(text) if isinstance(text, list)
-                                else str(text)})
-            # other control types (e.g. Label Studio's own brush RLE) have no Annotary region: left out
-        except (KeyError, IndexError, TypeError, ValueError) as exc:
-            raise ForeignInvalid(f"{name}: malformed {kind} result ({exc!r})") from None
-    return regions
+    try:
+        return labelstudio.from_labelstudio_result(_brushes_as_coco_rle(result, where), where)
+    except labelstudio.LabelStudioFormatError as exc:
+        raise ForeignInvalid(str(exc)) from None
 
 
 def _annotator(annotation: dict[str, Any]) -> list[str]:

@@ -14,6 +14,7 @@ from annotary_ingest.domain.foreign import InFile
 from annotary_ingest.domain.items import RawItem
 from annotary_ingest.service_layer.foreign import import_foreign
 from annotary_ingest.service_layer.importing import ImportLimits, ImportResult, import_items
+from annotary_ingest.service_layer.schedules import SyncSchedule, clear_schedule, list_schedules, set_schedule
 from annotary_ingest.service_layer.sources import import_source
 from annotary_ingest.service_layer.sync import sync_source
 
@@ -36,6 +37,13 @@ def to_response(result: ImportResult) -> ingest_pb2.ImportItemsResponse:
         annotations=result.annotations, predictions=result.predictions, unchanged=result.unchanged,
         keys_synced=result.keys_synced,
     )
+
+
+def schedule_message(s: SyncSchedule) -> ingest_pb2.SyncSchedule:
+    return ingest_pb2.SyncSchedule(
+        project_id=s.project_id, uri=s.uri, interval_s=s.interval_s, next_run_at=s.next_run_at.isoformat(),
+        last_run_at=s.last_run_at.isoformat() if s.last_run_at else "", last_status=s.last_status,
+        last_error=s.last_error, last_keys_synced=s.last_keys_synced, last_created=s.last_created, runs=s.runs)
 
 
 class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
@@ -66,3 +74,20 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
     async def SyncSource(self, request: ingest_pb2.ImportSourceRequest,
                          context: Context) -> ingest_pb2.ImportItemsResponse:
         return to_response(await sync_source(self._pool, self._store, request.project_id, request.uri, self._limits))
+
+    @handles_errors
+    async def SetSyncSchedule(self, request: ingest_pb2.SetSyncScheduleRequest,
+                              context: Context) -> ingest_pb2.SyncSchedule:
+        return schedule_message(await set_schedule(self._pool, self._store, request.project_id, request.uri,
+                                                   request.interval_s))
+
+    @handles_errors
+    async def ClearSyncSchedule(self, request: ingest_pb2.ImportSourceRequest,
+                                context: Context) -> ingest_pb2.SyncSchedule:
+        return schedule_message(await clear_schedule(self._pool, request.project_id, request.uri))
+
+    @handles_errors
+    async def ListSyncSchedules(self, request: ingest_pb2.ListSyncSchedulesRequest,
+                                context: Context) -> ingest_pb2.ListSyncSchedulesResponse:
+        schedules = await list_schedules(self._pool, request.project_id)
+        return ingest_pb2.ListSyncSchedulesResponse(schedules=[schedule_message(s) for s in schedules])

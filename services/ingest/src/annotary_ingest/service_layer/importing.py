@@ -17,7 +17,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from annotary.events.v1 import events_pb2
 from annotary_common import outbox, topics
 from annotary_common.grpc_util import InvalidArgument
+from annotary_common.metrics import ITEMS_INGESTED
 from annotary_common.storage import LocalObjectStore, ObjectNotFound, ObjectStore, SourceNotAllowed
+from annotary_common.telemetry import set_ids
 from annotary_ingest.domain.content import Content, describe_media, describe_text
 from annotary_ingest.domain.items import (
     BadEntry,
@@ -151,13 +153,14 @@ def _snapshot(project: str, item_id: str, item: CheckedItem, content: Content,
     return events_pb2.ItemSnapshot(
         item_id=item_id, project_id=project, external_id=item.external_id, modality=content.modality,
         media_uri=media_uri, text=content.text or "", width=content.width, height=content.height,
-        meta_json=json.dumps(item.meta, ensure_ascii=False), content_hash=content.content_hash,
+        meta_json=json.dumps({**content.meta, **item.meta}, ensure_ascii=False), content_hash=content.content_hash,
         media_type=content.media_type,
     )
 
 
-def _event(snapshot: events_pb2.ItemSnapshot, item: CheckedItem) -> events_pb2.ItemIngested:
+def _event(snapshot: events_pb2.ItemSnapshot, item: CheckedItem, accepted: bool = False) -> events_pb2.ItemIngested:
     return events_pb2.ItemIngested(
+        accepted=accepted,
         item=snapshot,
         predictions=[events_pb2.Prediction(model_version=p.model_version, score=p.score,
                                            result_json=json.dumps(p.result, ensure_ascii=False))
@@ -208,18 +211,23 @@ async def _write(pool: asyncpg.Pool, store: ObjectStore, project: str, items: li
                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11)
                    ON CONFLICT DO NOTHING RETURNING true""",
                 item_id, project, item.external_id, content.modality, media_uri, content.media_type, content.text,
-                content.width, content.height, json.dumps(item.meta, ensure_ascii=False), content.content_hash,
+                content.width, content.height, json.dumps({**content.meta, **item.meta}, ensure_ascii=False),
+                content.content_hash,
             )
             if inserted:  # None when a concurrent import created it first: a duplicate, no event
                 created += 1
                 snapshot = _snapshot(project, item_id, item, content, media_uri)
-                await outbox.add_event(conn, topics.ITEM_INGESTED, item_id, _event(snapshot, item), PRODUCER)
-                predictions += len(item.predictions)
                 imported = accepted[position] if position < len(accepted) else None
+                # Already accepted elsewhere (another tool's export): the orchestrator makes no labeling tasks.
+                await outbox.add_event(conn, topics.ITEM_INGESTED, item_id,
+                                       _event(snapshot, item, accepted=imported is not None), PRODUCER)
+                predictions += len(item.predictions)
                 if imported is not None:  # round 0: any later review round replaces it downstream
                     await outbox.add_event(conn, topics.ANNOTATION_ACCEPTED, item_id,
                                            _accepted_event(snapshot, imported), PRODUCER)
                     annotations += 1
+    ITEMS_INGESTED.labels(project).inc(created)  # committed: counted once, whatever retries follow
+    set_ids(project_id=project)
     log.info("items imported", extra={"project_id": project, "items_created": created,
                                       "duplicates": len(item_ids) - created})
     return ImportResult(created=created, duplicates=len(item_ids) - created, item_ids=item_ids,

@@ -33,7 +33,8 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServiceServicer):
             qualification_items=p.qualification_items, qualification_min_accuracy=p.qualification_min_accuracy,
         )
         async with self._pool.acquire() as conn:
-            await projects.configure_project(conn, request.project_id, policy, request.schema_version)
+            await projects.configure_project(conn, request.project_id, policy, request.schema_version,
+                                            request.task_type)
         return orchestrator_pb2.ConfigureProjectResponse()
 
     @handles_errors

@@ -64,18 +64,21 @@ class LockedItem:
     round: int
     priority: int
     snapshot: bytes
+    trace_context: str | None = None  # JSON: the propagation headers of the item's ingestion (telemetry)
 
 
 async def lock_item(conn: asyncpg.Connection, item_id: uuid.UUID) -> LockedItem | None:
     """The item row, locked for the rest of the transaction (serialises the item's transitions)."""
     row = await conn.fetchrow(
-        "SELECT item_id, project_id, state, round, priority, snapshot FROM items WHERE item_id = $1 FOR UPDATE",
+        "SELECT item_id, project_id, state, round, priority, snapshot, trace_context::text AS trace_context"
+        " FROM items WHERE item_id = $1 FOR UPDATE",
         item_id,
     )
     if row is None:
         return None
     return LockedItem(item_id=row["item_id"], project_id=row["project_id"], state=ItemState(row["state"]),
-                      round=row["round"], priority=row["priority"], snapshot=bytes(row["snapshot"]))
+                      round=row["round"], priority=row["priority"], snapshot=bytes(row["snapshot"]),
+                      trace_context=row["trace_context"])
 
 
 async def lock_items(conn: asyncpg.Connection, item_ids: Iterable[uuid.UUID]) -> list[LockedItem]:

@@ -17,6 +17,7 @@ from google.protobuf.message import Message
 from annotary.events.v1 import events_pb2
 from annotary_common.bus import PermanentError
 from annotary_common.events import Event
+from annotary_common.telemetry import current_trace_context
 from annotary_orchestrator.domain.results import InvalidResult, parse_result
 from annotary_orchestrator.domain.states import IllegalTransition, ItemState, check_item_transition
 from annotary_orchestrator.service_layer import annotators
@@ -80,7 +81,8 @@ async def _store_predictions(conn: asyncpg.Connection, item_id: uuid.UUID,
 async def on_item_ingested(conn: asyncpg.Connection, event: Event) -> None:
     """A new item: its row and ``overlap`` slots for round 1 (ordered by a score that may have come first), plus its
     predictions. An item with gold_json is a gold item: state ``gold``, no slots (each annotator served gets a task of
-    its own). A re-import is a no-op."""
+    its own). An item imported already accepted (``accepted``: another tool's export with its annotation) starts
+    ``accepted`` with no slots: nobody labels it again. A re-import is a no-op."""
     payload = _payload(event, events_pb2.ItemIngested)
     item_id = _event_uuid(payload.item.item_id, "item.item_id")
     project_id = _event_uuid(payload.item.project_id, "item.project_id")
@@ -88,16 +90,22 @@ async def on_item_ingested(conn: asyncpg.Connection, event: Event) -> None:
     policy = await find_policy(conn, project_id)
     if policy is None:
         raise UnknownProject(f"project {project_id} is not configured; item {item_id} cannot be queued")
-    state = ItemState.GOLD if gold is not None else ItemState.UNASSIGNED
+    state = (ItemState.GOLD if gold is not None else ItemState.ACCEPTED if payload.accepted
+             else ItemState.UNASSIGNED)
     inserted = await conn.fetchval(
-        "INSERT INTO items (item_id, project_id, state, round, snapshot, gold_json)"
-        " VALUES ($1, $2, $3, 1, $4, $5::jsonb) ON CONFLICT (item_id) DO NOTHING RETURNING true",
+        "INSERT INTO items (item_id, project_id, state, round, snapshot, gold_json, trace_context)"
+        " VALUES ($1, $2, $3, 1, $4, $5::jsonb, $6::jsonb) ON CONFLICT (item_id) DO NOTHING RETURNING true",
         item_id, project_id, state.value, payload.item.SerializeToString(deterministic=True), gold,
+        json.dumps(current_trace_context()),
     )
     actor = event.envelope.producer or SYSTEM_ACTOR
     if inserted and gold is not None:
         await record_history(conn, subject="item", item_id=item_id, task_id=None, actor=actor, from_state=None,
                              to_state=ItemState.GOLD, reason="ingested as a gold item")
+    elif inserted and state is ItemState.ACCEPTED:
+        await record_history(conn, subject="item", item_id=item_id, task_id=None, actor=actor, from_state=None,
+                             to_state=ItemState.ACCEPTED,
+                             reason="imported with an accepted annotation; no labeling tasks")
     elif inserted:
         await create_slots(conn, item_id=item_id, project_id=project_id, round_=1, overlap=policy.overlap, priority=0)
         await record_history(conn, subject="item", item_id=item_id, task_id=None, actor=actor, from_state=None,

@@ -25,9 +25,10 @@ class Project:
 
 
 async def configure_project(conn: asyncpg.Connection, project_id: str, policy: Policy,
-                            schema_version: int = 0) -> uuid.UUID:
-    """Create or replace a project's policy (and schema version: 0 keeps the current one, 1 for a new project).
-    A new overlap applies to items ingested (and rounds started) later."""
+                            schema_version: int = 0, task_type: str = "") -> uuid.UUID:
+    """Create or replace a project's policy (and schema version: 0 keeps the current one, 1 for a new project; and
+    task type, the metrics label: "" keeps the current one). A new overlap applies to items ingested (and rounds
+    started) later."""
     pid = parse_uuid(project_id, "project_id")
     try:
         policy.validated()
@@ -35,11 +36,14 @@ async def configure_project(conn: asyncpg.Connection, project_id: str, policy: P
         raise InvalidArgument(str(exc)) from None
     if schema_version < 0:
         raise InvalidArgument(f"schema_version must be 1 or more (0 keeps the current one), got {schema_version}")
+    if len(task_type) > 100:
+        raise InvalidArgument(f"task_type is longer than 100 characters ({len(task_type)})")
     await conn.execute(
-        "INSERT INTO projects (id, policy, schema_version) VALUES ($1, $2::jsonb, greatest($3, 1))"
+        "INSERT INTO projects (id, policy, schema_version, task_type) VALUES ($1, $2::jsonb, greatest($3, 1), $4)"
         " ON CONFLICT (id) DO UPDATE SET policy = EXCLUDED.policy, updated_at = now(),"
-        " schema_version = CASE WHEN $3 > 0 THEN $3 ELSE projects.schema_version END",
-        pid, json.dumps(policy.to_json()), schema_version,
+        " schema_version = CASE WHEN $3 > 0 THEN $3 ELSE projects.schema_version END,"
+        " task_type = CASE WHEN $4 <> '' THEN $4 ELSE projects.task_type END",
+        pid, json.dumps(policy.to_json()), schema_version, task_type,
     )
     return pid
 

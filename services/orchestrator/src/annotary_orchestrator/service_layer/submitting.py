@@ -11,6 +11,8 @@ from annotary.events.v1 import events_pb2
 from annotary.orchestrator.v1 import orchestrator_pb2
 from annotary_common import outbox, topics
 from annotary_common.grpc_util import InvalidArgument, NotFound
+from annotary_common.metrics import ANNOTATIONS_SUBMITTED, TASK_DURATION
+from annotary_common.telemetry import continue_item_trace, set_ids
 from annotary_orchestrator.domain.results import InvalidResult, parse_result
 from annotary_orchestrator.domain.states import ItemState, TaskState, item_state_after_submit
 from annotary_orchestrator.service_layer import transitions
@@ -55,9 +57,16 @@ async def submit_task(conn: asyncpg.Connection, task_id: str, annotator_id: str,
     if not 0 <= lead_time_ms <= MAX_LEAD_TIME_MS:
         raise InvalidArgument(f"lead_time_ms must be between 0 and {MAX_LEAD_TIME_MS}, got {lead_time_ms}")
     async with conn.transaction():
-        project_id = await conn.fetchval("SELECT project_id FROM tasks WHERE task_id = $1", tid)
-        if project_id is None:
+        # The project, its task type and the lease's age ride along for the metrics (one statement, as before).
+        head = await conn.fetchrow(
+            "SELECT t.project_id, p.task_type, extract(epoch FROM clock_timestamp() - t.leased_at)::float8 AS held_s"
+            " FROM tasks t LEFT JOIN projects p ON p.id = t.project_id WHERE t.task_id = $1",
+            tid,
+        )
+        if head is None:
             raise NotFound(f"task_id {tid} not found")
+        project_id = head["project_id"]
+        set_ids(project_id=project_id, task_id=tid)
         await lock_annotator(conn, project_id, annotator)  # lock order: annotator, task, item
         task = await lock_task(conn, tid)
         if task.state is TaskState.SUBMITTED and task.annotator_id == annotator:
@@ -79,7 +88,15 @@ async def submit_task(conn: asyncpg.Connection, task_id: str, annotator_id: str,
             complete = await _settle_item(conn, item, annotator, tid)
         view = await load_task(conn, tid)
         assert view is not None
+    record_submission(str(project_id), annotator, head["task_type"] or "unknown", head["held_s"])
     return SubmitOutcome(task=view, item_complete=complete)
+
+
+def record_submission(project_id: str, annotator: str, task_type: str, held_s: float | None) -> None:
+    """A committed submission: the per-annotator counter and the lease-to-submit histogram."""
+    ANNOTATIONS_SUBMITTED.labels(project_id, annotator, task_type).inc()
+    if held_s is not None and held_s >= 0:
+        TASK_DURATION.labels(project_id, task_type).observe(held_s)
 
 
 async def _settle_item(conn: asyncpg.Connection, item: LockedItem, annotator: str, task_id: uuid.UUID) -> bool:
@@ -130,7 +147,9 @@ def _snapshot(raw: bytes) -> events_pb2.ItemSnapshot:
 async def _emit_task_submitted(conn: asyncpg.Connection, item: LockedItem) -> None:
     submissions = await submissions_of(conn, item.item_id, item.round)
     payload = events_pb2.TaskSubmitted(item=_snapshot(item.snapshot), submissions=submissions, round=item.round)
-    await outbox.add_event(conn, topics.TASK_SUBMITTED, key=str(item.item_id), payload=payload, producer=PRODUCER)
+    # The event continues the item's trace (from its ingestion), linked to the submit request's own trace.
+    with continue_item_trace("task.submitted", item.trace_context, project_id=item.project_id, item_id=item.item_id):
+        await outbox.add_event(conn, topics.TASK_SUBMITTED, key=str(item.item_id), payload=payload, producer=PRODUCER)
 
 
 async def _emit_gold_submitted(conn: asyncpg.Connection, task: TaskRow) -> None:

@@ -69,3 +69,20 @@ def majority_baseline(train_labels: Sequence[str], heldout_truth: Sequence[str])
 def lineage_digest(item_ids: Sequence[str]) -> str:
     """A digest naming exactly which items a model was trained on."""
     return hashlib.sha256(json.dumps(sorted(item_ids)).encode()).hexdigest()[:16]
+
+
+def span_f1(truth: Sequence[Sequence[Any]], predicted: Sequence[Sequence[Any]]) -> float:
+    """Micro F1 of exact span matches (start, end, label) over items; 1.0 when neither side has a span."""
+    def spans(result: Sequence[Any]) -> set[tuple[Any, Any, Any]]:
+        return {(r.get("start"), r.get("end"), r.get("label")) for r in result
+                if isinstance(r, dict) and r.get("type") == "span"}
+
+    hits = guessed = wanted = 0
+    for t, p in zip(truth, predicted, strict=True):
+        ts, ps = spans(t), spans(p)
+        hits += len(ts & ps)
+        guessed += len(ps)
+        wanted += len(ts)
+    if guessed + wanted == 0:
+        return 1.0
+    return 2 * hits / (guessed + wanted)

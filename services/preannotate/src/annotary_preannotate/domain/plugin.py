@@ -29,6 +29,10 @@ class PredictItem:
     text: str = ""
     image: Any = None                  # decoded pixels (numpy array) for image plugins
     embedding: Any = None              # a cached feature vector (numpy array) when the plugin needs one
+    audio: Any = None                  # decoded mono samples in [-1, 1] (float32 numpy array) for audio plugins
+    sample_rate: int = 0               # of ``audio``; audio plugins return segments in seconds:
+    #   {"type": "segment", "label", "start", "end", "text"} with "text" the transcript ("" when none)
+    media_uri: str = ""                # where a remote model can fetch the media (images, audio, video)
 
 
 @dataclass(frozen=True)

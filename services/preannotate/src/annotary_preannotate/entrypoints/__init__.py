@@ -1,1 +1,1 @@
-"""Bus subscriptions (the gRPC port serves only grpc.health.v1 for now)."""
+"""Entry points: bus subscriptions (bus.py) and the gRPC PreannotateService (grpc_api.py)."""

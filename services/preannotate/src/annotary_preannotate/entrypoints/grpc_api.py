@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import uuid
 from typing import Any
 
 import asyncpg
 import grpc
+import httpx
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from annotary.preannotate.v1 import preannotate_pb2, preannotate_pb2_grpc
 from annotary_common.grpc_util import FailedPrecondition, InvalidArgument, NotFound, handles_errors
 from annotary_preannotate.domain.plugin import PredictItem
+from annotary_preannotate.models import REMOTE, ModelConfigError, remote_plugin
 from annotary_preannotate.service_layer import registry
 from annotary_preannotate.service_layer.worker import Worker
 
@@ -50,7 +54,7 @@ class PreannotateServicer(preannotate_pb2_grpc.PreannotateServiceServicer):
             elif await registry.artifact_of(conn, version) is None:
                 raise NotFound(f"model_version {version!r} is not registered")
         predictions = await self.worker.predict(
-            version, [PredictItem(item.item_id, item.text) for item in request.items])
+            version, [PredictItem(item.item_id, item.text) for item in request.items], project_id=request.project_id)
         return preannotate_pb2.PredictResponse(predictions=[
             preannotate_pb2.ItemPrediction(item_id=p.item_id, model_version=p.model_version, score=p.score,
                                            result_json=json.dumps(p.result),
@@ -79,6 +83,39 @@ class PreannotateServicer(preannotate_pb2_grpc.PreannotateServiceServicer):
             records = await registry.list_versions(conn, request.project_id)
         self.worker.wake()
         return next(_version(r) for r in records if r.model_version == request.model_version)
+
+    @handles_errors
+    async def ConnectModel(self, request: preannotate_pb2.ConnectModelRequest,
+                           context: grpc.aio.ServicerContext[Any, Any]) -> preannotate_pb2.ModelVersion:
+        if not request.project_id or not request.actor:
+            raise InvalidArgument("project_id and actor (who connects the model) are required")
+        if request.plugin not in REMOTE:
+            raise InvalidArgument(f"plugin must be one of {', '.join(REMOTE)}, got {request.plugin!r}")
+        try:
+            schema = json.loads(request.label_schema_json or "null")
+        except ValueError as exc:
+            raise InvalidArgument(f"label_schema_json is not JSON: {exc}") from None
+        config: dict[str, Any] = {"url": request.url, "label_schema": schema, "project": request.project_id}
+        if request.model:
+            config["model"] = request.model
+        if request.api_key:
+            config["api_key"] = request.api_key
+        try:
+            model = remote_plugin(request.plugin, config)
+            await asyncio.to_thread(model.setup)  # the backend must answer before it serves anything
+        except (ModelConfigError, ValueError, httpx.InvalidURL) as exc:
+            raise InvalidArgument(f"url: {exc}" if isinstance(exc, httpx.InvalidURL) else str(exc)) from None
+        except (httpx.HTTPError, RuntimeError) as exc:
+            raise FailedPrecondition(f"the model at {request.url} did not answer its setup: {exc}") from None
+        key = f"{self.worker.config.model_prefix}/{request.project_id}/{uuid.uuid4().hex}.json"
+        await self.worker.store.put(key, json.dumps(config).encode(), "application/json")
+        details = {"remote": request.url, "plugin": request.plugin, "backend_version": model.model_version}
+        async with self.pool.acquire() as conn, conn.transaction():
+            version = await registry.record_connected(conn, project_id=request.project_id, plugin=request.plugin,
+                                                      actor=request.actor, artifact_key=key, details=details)
+            records = await registry.list_versions(conn, request.project_id)
+        self.worker.wake()
+        return next(_version(r) for r in records if r.model_version == version)
 
 
 def _version(r: registry.VersionRecord) -> preannotate_pb2.ModelVersion:

@@ -55,11 +55,3 @@ class MiniLMEncoder:
         vectors = self._model.encode(list(texts), batch_size=batch_size, convert_to_numpy=True,
                                      normalize_embeddings=True, show_progress_bar=False)
         return np.asarray(vectors, dtype=np.float32)
-
-
-def to_bytes(vector: NDArray[np.float32]) -> bytes:
-    return np.asarray(vector, dtype=np.float32).tobytes()
-
-
-def from_bytes(data: bytes) -> NDArray[np.float32]:
-    return np.frombuffer(data, dtype=np.float32)

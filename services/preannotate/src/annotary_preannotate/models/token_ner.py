@@ -48,6 +48,29 @@ def bio_tags(text: str, spans: list[tuple[int, int]], regions: Sequence[dict[str
     return tags
 
 
+def decode_spans(offsets: Sequence[tuple[int, int]], probs: Any, classes: Sequence[str]) -> list[dict[str, Any]]:
+    """Span regions from per-token BIO tag probabilities (one row per token, columns in ``classes`` order): a
+    B- tag (or an I- tag that does not continue the current label) starts a span, I- extends it; each span's
+    score is its least confident token."""
+    regions: list[dict[str, Any]] = []
+    current: dict[str, Any] | None = None
+    for (s, e), p in zip(offsets, probs, strict=True):
+        best = int(p.argmax())
+        tag, confidence = classes[best], float(p[best])
+        label = tag[2:]
+        if tag.startswith("B-") or (tag.startswith("I-") and (current is None or current["label"] != label)):
+            current = {"type": "span", "label": label, "start": s, "end": e, "score": confidence}
+            regions.append(current)
+        elif tag.startswith("I-") and current is not None:
+            current["end"] = e
+            current["score"] = min(current["score"], confidence)
+        else:
+            current = None
+    for region in regions:
+        region["score"] = round(region["score"], 4)
+    return regions
+
+
 class TokenNER(ModelPlugin):
     name: ClassVar[str] = "token-ner-logreg"
     capabilities: ClassVar[Capabilities] = Capabilities(modality="text", tools=("span",), trainable=True,
@@ -84,25 +107,7 @@ class TokenNER(ModelPlugin):
             regions: list[dict[str, Any]] = []
             if spans:
                 probs = self._pipeline.predict_proba([features(item.text, spans, i) for i in range(len(spans))])
-                classes = list(self._pipeline.classes_)
-                current: dict[str, Any] | None = None
-                scores: list[float] = []
-                for (s, e), p in zip(spans, probs, strict=True):
-                    tag = classes[int(p.argmax())]
-                    label = tag[2:]
-                    starts = tag.startswith("B-") or (
-                        tag.startswith("I-") and (current is None or current["label"] != label))
-                    if starts:
-                        current = {"type": "span", "label": label, "start": s, "end": e}
-                        regions.append(current)
-                        scores.append(float(p.max()))
-                    elif tag.startswith("I-") and current is not None:
-                        current["end"] = e
-                        scores[-1] = min(scores[-1], float(p.max()))
-                    else:
-                        current = None
-                for region, score in zip(regions, scores, strict=True):
-                    region["score"] = round(score, 4)
+                regions = decode_spans(spans, probs, list(self._pipeline.classes_))
             score = min((r["score"] for r in regions), default=1.0)
             out.append(ItemPrediction(item.item_id, self.model_version, regions, float(score)))
         return out

@@ -40,17 +40,18 @@ def _item_uuid(item_id: str, topic: str) -> uuid.UUID:
 
 
 async def record_item(conn: asyncpg.Connection, item: events_pb2.ItemSnapshot) -> bool:
-    """Keep a text item so the project's model can predict and score it; other modalities are not kept yet."""
-    if item.modality != "text" or not item.text:
+    """Keep a text or image item so the project's model can predict and score it; audio and video are not kept
+    yet."""
+    if not ((item.modality == "text" and item.text) or (item.modality == "image" and item.media_uri)):
         return False
     # FOR SHARE orders this with a concurrent promotion (which updates the row): either the promotion sees
     # this item, or this sees the promoted version.
     serving = await conn.fetchval("SELECT serving_version FROM projects WHERE project_id = $1 FOR SHARE",
                                   item.project_id)
     inserted = await conn.fetchval(
-        "INSERT INTO items (item_id, project_id, modality, text, needs_score) VALUES ($1, $2, $3, $4, $5) "
-        "ON CONFLICT (item_id) DO NOTHING RETURNING true",
-        _item_uuid(item.item_id, topics.ITEM_INGESTED), item.project_id, item.modality, item.text,
+        "INSERT INTO items (item_id, project_id, modality, text, media_uri, needs_score) "
+        "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (item_id) DO NOTHING RETURNING true",
+        _item_uuid(item.item_id, topics.ITEM_INGESTED), item.project_id, item.modality, item.text, item.media_uri,
         serving is not None)
     return bool(inserted)
 
@@ -68,23 +69,27 @@ async def on_annotation_accepted(conn: asyncpg.Connection, event: Event, config:
         result = json.loads(msg.result_json or "[]")
     except ValueError:
         raise PermanentError("annotation.accepted: result_json is not JSON") from None
-    target = choice_target(result)
-    if item.modality != "text" or not item.text or target is None:
+    target, kind = choice_target(result), "choice"
+    if target is None and any(isinstance(r, dict) and r.get("type") == "span" for r in result):
+        target, kind = ("", ""), "span"  # an NER example: the spans are in result_json
+    learnable = (item.modality == "text" and item.text) or (item.modality == "image" and item.media_uri
+                                                             and kind == "choice")
+    if not learnable or target is None:
         return  # nothing a built-in trainable model learns from (yet)
     await conn.execute(
-        "INSERT INTO items (item_id, project_id, modality, text, labeled) VALUES ($1, $2, $3, $4, true) "
-        "ON CONFLICT (item_id) DO UPDATE SET labeled = true, needs_score = false",
-        item_uuid, item.project_id, item.modality, item.text)
+        "INSERT INTO items (item_id, project_id, modality, text, media_uri, labeled) "
+        "VALUES ($1, $2, $3, $4, $5, true) ON CONFLICT (item_id) DO UPDATE SET labeled = true, needs_score = false",
+        item_uuid, item.project_id, item.modality, item.text, item.media_uri)
     fresh = await conn.fetchval(
         """
-        INSERT INTO labels (item_id, project_id, choice_name, value, result_json, heldout)
-        VALUES ($1, $2, $3, $4, $5::jsonb, $6)
+        INSERT INTO labels (item_id, project_id, choice_name, value, result_json, heldout, kind)
+        VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7)
         ON CONFLICT (item_id) DO UPDATE SET choice_name = EXCLUDED.choice_name, value = EXCLUDED.value,
-            result_json = EXCLUDED.result_json, accepted_at = now()
+            result_json = EXCLUDED.result_json, kind = EXCLUDED.kind, accepted_at = now()
         RETURNING (xmax = 0)
         """,
         item_uuid, item.project_id, target[0], target[1], json.dumps(result),
-        is_heldout(item.item_id, config.holdout_fraction))
+        is_heldout(item.item_id, config.holdout_fraction), kind)
     if not fresh:
         return  # a later round of an item counted already
     row = await conn.fetchrow(
@@ -111,17 +116,22 @@ class LabeledRow:
     heldout: bool
     seq: int
     embedding: bytes | None
+    kind: str = "choice"
+    modality: str = "text"
+    media_uri: str = ""
 
 
 async def load_labels(conn: asyncpg.Connection, project_id: str) -> list[LabeledRow]:
     rows = await conn.fetch(
-        "SELECT l.item_id, i.text, l.value, l.result_json, l.heldout, l.seq, i.embedding "
-        "FROM labels l JOIN items i USING (item_id) WHERE l.project_id = $1 ORDER BY l.seq", project_id)
+        "SELECT l.item_id, i.text, l.value, l.result_json, l.heldout, l.seq, i.embedding, l.kind, i.modality, "
+        "i.media_uri FROM labels l JOIN items i USING (item_id) WHERE l.project_id = $1 ORDER BY l.seq", project_id)
     return [LabeledRow(str(r["item_id"]), r["text"], r["value"], json.loads(r["result_json"]), r["heldout"],
-                       r["seq"], r["embedding"]) for r in rows]
+                       r["seq"], r["embedding"], r["kind"], r["modality"], r["media_uri"]) for r in rows]
 
 
 async def store_embeddings(conn: asyncpg.Connection, pairs: Sequence[tuple[str, bytes]]) -> None:
-    if pairs:
-        await conn.executemany("UPDATE items SET embedding = $2 WHERE item_id = $1",
-                               [(uuid.UUID(i), e) for i, e in pairs])
+    # In item order and in small transactions: a bus handler marking one of these items labeled meanwhile waits
+    # briefly instead of deadlocking with a long, unordered batch.
+    rows = sorted((uuid.UUID(i), e) for i, e in pairs)
+    for start in range(0, len(rows), 200):
+        await conn.executemany("UPDATE items SET embedding = $2 WHERE item_id = $1", rows[start:start + 200])

@@ -79,6 +79,24 @@ async def record_trained(conn: asyncpg.Connection, *, model_version: str, projec
                                metrics_json=json.dumps(metrics)))
 
 
+async def record_connected(conn: asyncpg.Connection, *, project_id: str, plugin: str, actor: str,
+                           artifact_key: str, details: dict[str, Any]) -> str:
+    """Register a model served elsewhere as the project's next version and make it the serving one (its
+    artifact is the connection config). Runs in the caller's transaction; returns the version's name."""
+    number = await next_number(conn, project_id)
+    version = version_name(plugin, project_id, number)
+    await conn.execute(
+        """
+        INSERT INTO model_versions (model_version, project_id, plugin, number, status, parent_version, metrics,
+            training_items, heldout_items, training_data, artifact_key, promoted_by, promoted_at)
+        VALUES ($1, $2, $3, $4, 'promoted', $5, '{}'::jsonb, 0, 0, $6::jsonb, $7, $8, now())
+        """,
+        version, project_id, plugin, number, await serving_version(conn, project_id), json.dumps(details),
+        artifact_key, actor)
+    await serve(conn, project_id, version)
+    return version
+
+
 async def promote(conn: asyncpg.Connection, project_id: str, model_version: str, actor: str) -> bool:
     """Make a registered version the serving one (manual promotion); False when it is not registered."""
     updated = await conn.fetchval(

@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import io
 import json
 import logging
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,11 +30,21 @@ from numpy.typing import NDArray
 
 from annotary.events.v1 import events_pb2
 from annotary_common import outbox, topics
+from annotary_common.metrics import MODEL_ACCURACY, PREANNOTATE_LATENCY
 from annotary_common.storage import ObjectStore
 from annotary_preannotate.domain.active_learning import UNCERTAINTY
-from annotary_preannotate.domain.flywheel import Evaluation, better, evaluate, lineage_digest, majority_baseline
+from annotary_preannotate.domain.flywheel import (
+    Evaluation,
+    better,
+    evaluate,
+    lineage_digest,
+    majority_baseline,
+    span_f1,
+)
 from annotary_preannotate.domain.plugin import Accepted, ItemPrediction, ModelPlugin, NotEnoughData, PredictItem
-from annotary_preannotate.models import PLUGINS
+from annotary_preannotate.models import PLUGINS, REMOTE, load_plugin
+from annotary_preannotate.models.image_choice import ImageChoiceCNN
+from annotary_preannotate.models.ner_transformer import TransformerNER
 from annotary_preannotate.models.text_choice import TextChoiceClassifier
 from annotary_preannotate.service_layer import flywheel, registry
 
@@ -49,6 +62,11 @@ class WorkerConfig:
     poll_interval_s: float = 0.5
     model_prefix: str = "preannotate/models"
     device: str = "auto"
+    ner_base: str = "minilm"          # the NER flywheel's transformer: minilm (fine-tuned) | tiny (from scratch)
+    ner_epochs: int = 8
+    ner_learning_rate: float = 5e-5
+    torch_threads: int = 0             # torch's threads while training (0: torch's default)
+    image_epochs: int = 30             # the image classifier's training epochs
 
 
 def _default_encoder(device: str) -> Encoder:
@@ -69,6 +87,7 @@ class Worker:
         self.encoder = encoder or _default_encoder(config.device)
         self._models: dict[str, ModelPlugin] = {}
         self._wake = asyncio.Event()
+        self._accuracy_label: dict[str, str] = {}  # project -> the model version its accuracy gauge names
 
     def wake(self) -> None:
         self._wake.set()
@@ -102,14 +121,35 @@ class Worker:
         if plugin not in PLUGINS:
             raise KeyError(f"{model_version}: unknown plugin {plugin!r}")
         data = await self.store.get(key)
-        model = TextChoiceClassifier.loads(data, model_version, self.encoder)
+        model = load_plugin(plugin, data, model_version, self.encoder)
         await asyncio.to_thread(model.setup)
         self._models[model_version] = model
         return model
 
-    async def predict(self, model_version: str, items: Sequence[PredictItem]) -> list[ItemPrediction]:
+    async def image(self, uri: str) -> Any:
+        """An item's image, decoded (PIL), from the object store or its source URI."""
+        from PIL import Image
+
+        data = await self.store.read_uri(uri)
+
+        def decode() -> Any:
+            with Image.open(io.BytesIO(data)) as img:
+                return img.convert("RGB")
+
+        return await asyncio.to_thread(decode)
+
+    async def predict(self, model_version: str, items: Sequence[PredictItem],
+                      project_id: str = "") -> list[ItemPrediction]:
         model = await self.model(model_version)
-        return await asyncio.to_thread(model.predict, items)
+        start = time.perf_counter()
+        predictions = await asyncio.to_thread(model.predict, items)
+        # A prediction carries the registry's name of the model (a remote model reports its own version too,
+        # recorded when it was connected): the pre-label traces back to the registry and its lineage.
+        predictions = [p if p.model_version == model_version else dataclasses.replace(p, model_version=model_version)
+                       for p in predictions]
+        if project_id:  # one predict call (a batch); evaluations on held-out data are not serving latency
+            PREANNOTATE_LATENCY.labels(project_id, model_version).observe(time.perf_counter() - start)
+        return predictions
 
     def uncertainty(self, prediction: ItemPrediction) -> float:
         if not prediction.probabilities:
@@ -130,6 +170,13 @@ class Worker:
                 """)
         if job is None:
             return False
+        async with self.pool.acquire() as conn:
+            # This run reads every label there is now, so the project's other queued requests are covered by it: a
+            # busy project never holds many runs' worth of requests ahead of another project's first one.
+            await conn.execute(
+                "UPDATE training_jobs SET state = 'done', error = 'superseded by job ' || $2::text, "
+                "finished_at = now() WHERE project_id = $1 AND state = 'queued' AND id <> $2",
+                job["project_id"], job["id"])
         try:
             outcome = await self.train(job["project_id"], job["id"])
         except Exception as exc:
@@ -150,6 +197,16 @@ class Worker:
         async with self.pool.acquire() as conn:
             rows = await flywheel.load_labels(conn, project_id)
             incumbent_version = await registry.serving_version(conn, project_id)
+            incumbent = await registry.artifact_of(conn, incumbent_version) if incumbent_version else None
+            if incumbent is not None and incumbent[0] in REMOTE:
+                await self._finish(conn, job_id, f"{incumbent_version} is a connected {incumbent[0]} model; "
+                                                 "it trains on its own side")
+                return f"skipped: {incumbent_version} is a connected model"
+        if rows and all(r.kind == "span" for r in rows):
+            return await self._train_spans(project_id, job_id, rows, incumbent_version)
+        if rows and all(r.modality == "image" for r in rows):
+            return await self._train_images(project_id, job_id, rows, incumbent_version)
+        rows = [r for r in rows if r.kind == "choice"]
         missing = [r for r in rows if r.embedding is None]
         vectors: dict[str, NDArray[np.float32]] = {
             r.item_id: np.frombuffer(r.embedding, dtype=np.float32) for r in rows if r.embedding is not None}
@@ -201,16 +258,137 @@ class Worker:
                 artifact_key=key)
             await self._finish(conn, job_id, None)
         self._models[version] = candidate
+        # The serving model's accuracy on this evaluation's held-out labels.
+        if promoted:
+            self._serving_accuracy(project_id, version, cand_eval.accuracy)
+        elif incumbent_version is not None:
+            self._serving_accuracy(project_id, incumbent_version, inc_eval.accuracy)
         self.wake()
         return f"{version} {'promoted' if promoted else 'rejected'}: accuracy {cand_eval.accuracy:.3f} vs " \
                f"{inc_eval.accuracy:.3f}"
+
+    async def _train_images(self, project_id: str, job_id: int, rows: Sequence[flywheel.LabeledRow],
+                            incumbent_version: str | None) -> str:
+        """The image flywheel: train the small CNN on the accepted choices, compare it with the serving model (or
+        the majority class) by accuracy on the held-out slice, promote only when strictly better."""
+        train = [r for r in rows if not r.heldout]
+        heldout = [r for r in rows if r.heldout]
+        if not heldout:
+            async with self.pool.acquire() as conn:
+                await self._finish(conn, job_id, "no held-out labels yet")
+            return "skipped: no held-out labels"
+        pictures = {r.item_id: await self.image(r.media_uri) for r in rows}
+        base = ImageChoiceCNN("untrained", epochs=self.config.image_epochs, device=self.config.device,
+                              threads=self.config.torch_threads)
+        try:
+            candidate, report = await asyncio.to_thread(
+                base.fit, [Accepted(r.item_id, r.result, image=pictures[r.item_id]) for r in train], "candidate")
+        except NotEnoughData as exc:
+            async with self.pool.acquire() as conn:
+                await self._finish(conn, job_id, str(exc))
+            return f"skipped: {exc}"
+        held_items = [PredictItem(r.item_id, image=pictures[r.item_id]) for r in heldout]
+        truth = [r.value for r in heldout]
+        cand_eval = _evaluate(await asyncio.to_thread(candidate.predict, held_items), truth)
+        if incumbent_version is not None:
+            inc_eval = _evaluate(await self.predict(incumbent_version, held_items), truth)
+        else:
+            inc_eval = majority_baseline([r.value for r in train], truth)
+        promoted = better(cand_eval, inc_eval)
+        key = f"{self.config.model_prefix}/{project_id}/{uuid.uuid4().hex}.npz"
+        await self.store.put(key, candidate.dumps())
+        metrics: dict[str, Any] = {"metric": "accuracy", "candidate": cand_eval.as_dict(),
+                                   "incumbent": inc_eval.as_dict(),
+                                   "incumbent_kind": "model" if incumbent_version else "majority_baseline"}
+        training_data = {"labels": len(rows), "train_items": len(train), "heldout_items": len(heldout),
+                         "last_label_seq": max(r.seq for r in rows),
+                         "items_digest": lineage_digest([r.item_id for r in train]), "classes": list(report.classes),
+                         "class_counts": report.details.get("class_counts", {})}
+        async with self.pool.acquire() as conn, conn.transaction():
+            number = await registry.next_number(conn, project_id)
+            version = registry.version_name(ImageChoiceCNN.name, project_id, number)
+            candidate.model_version = version
+            await registry.record_trained(
+                conn, model_version=version, project_id=project_id, plugin=ImageChoiceCNN.name, number=number,
+                promoted=promoted, parent_version=incumbent_version, metrics=metrics,
+                training_items=report.training_items, heldout_items=len(heldout), training_data=training_data,
+                artifact_key=key)
+            await self._finish(conn, job_id, None)
+        self._models[version] = candidate
+        self._serving_accuracy(project_id, version if promoted else (incumbent_version or version),
+                               cand_eval.accuracy if promoted else inc_eval.accuracy)
+        self.wake()
+        return f"{version} {'promoted' if promoted else 'rejected'}: accuracy {cand_eval.accuracy:.3f} vs " \
+               f"{inc_eval.accuracy:.3f}"
+
+    async def _train_spans(self, project_id: str, job_id: int, rows: Sequence[flywheel.LabeledRow],
+                           incumbent_version: str | None) -> str:
+        """The NER flywheel: fine-tune the token-classification transformer on the accepted spans, compare it
+        with the serving model (or with predicting no span at all) by span F1 on the held-out slice, promote
+        only when strictly better."""
+        train = [r for r in rows if not r.heldout]
+        heldout = [r for r in rows if r.heldout]
+        if not heldout:
+            async with self.pool.acquire() as conn:
+                await self._finish(conn, job_id, "no held-out labels yet")
+            return "skipped: no held-out labels"
+        base = TransformerNER("untrained", base=self.config.ner_base, epochs=self.config.ner_epochs,
+                              learning_rate=self.config.ner_learning_rate, device=self.config.device,
+                              threads=self.config.torch_threads)
+        try:
+            candidate, report = await asyncio.to_thread(
+                base.fit, [Accepted(r.item_id, r.result, r.text) for r in train], "candidate")
+        except NotEnoughData as exc:
+            async with self.pool.acquire() as conn:
+                await self._finish(conn, job_id, str(exc))
+            return f"skipped: {exc}"
+        held_items = [PredictItem(r.item_id, r.text) for r in heldout]
+        truth = [r.result for r in heldout]
+        cand_f1 = span_f1(truth, [p.result for p in await asyncio.to_thread(candidate.predict, held_items)])
+        if incumbent_version is not None:
+            inc_f1 = span_f1(truth, [p.result for p in await self.predict(incumbent_version, held_items)])
+        else:
+            inc_f1 = span_f1(truth, [[] for _ in heldout])  # the baseline: no spans at all
+        promoted = cand_f1 > inc_f1
+        key = f"{self.config.model_prefix}/{project_id}/{uuid.uuid4().hex}.tar.gz"
+        await self.store.put(key, await asyncio.to_thread(candidate.dumps), "application/gzip")
+        metrics: dict[str, Any] = {"metric": "span_f1", "candidate": {"span_f1": cand_f1, "items": len(heldout)},
+                                   "incumbent": {"span_f1": inc_f1, "items": len(heldout)},
+                                   "incumbent_kind": "model" if incumbent_version else "no_spans_baseline"}
+        training_data = {"labels": len(rows), "train_items": len(train), "heldout_items": len(heldout),
+                         "last_label_seq": max(r.seq for r in rows),
+                         "items_digest": lineage_digest([r.item_id for r in train]), "classes": list(report.classes),
+                         "base": report.details.get("base"), "epochs": report.details.get("epochs")}
+        async with self.pool.acquire() as conn, conn.transaction():
+            number = await registry.next_number(conn, project_id)
+            version = registry.version_name(TransformerNER.name, project_id, number)
+            candidate.model_version = version
+            await registry.record_trained(
+                conn, model_version=version, project_id=project_id, plugin=TransformerNER.name, number=number,
+                promoted=promoted, parent_version=incumbent_version, metrics=metrics,
+                training_items=report.training_items, heldout_items=len(heldout), training_data=training_data,
+                artifact_key=key)
+            await self._finish(conn, job_id, None)
+        self._models[version] = candidate
+        self._serving_accuracy(project_id, version if promoted else (incumbent_version or version),
+                               cand_f1 if promoted else inc_f1)
+        self.wake()
+        return f"{version} {'promoted' if promoted else 'rejected'}: span F1 {cand_f1:.3f} vs {inc_f1:.3f}"
+
+    def _serving_accuracy(self, project_id: str, model_version: str, accuracy: float) -> None:
+        previous = self._accuracy_label.get(project_id)
+        if previous is not None and previous != model_version:
+            with contextlib.suppress(KeyError):
+                MODEL_ACCURACY.remove(project_id, previous)
+        MODEL_ACCURACY.labels(project_id, model_version).set(accuracy)
+        self._accuracy_label[project_id] = model_version
 
     # -- scoring -----------------------------------------------------------------------------
     async def score_once(self) -> bool:
         async with self.pool.acquire() as conn:
             rows = await conn.fetch(
                 """
-                SELECT i.item_id, i.project_id, i.text, i.embedding, p.serving_version
+                SELECT i.item_id, i.project_id, i.text, i.embedding, i.modality, i.media_uri, p.serving_version
                 FROM items i JOIN projects p USING (project_id)
                 WHERE i.needs_score AND p.serving_version IS NOT NULL
                 ORDER BY i.seq LIMIT $1
@@ -225,28 +403,34 @@ class Worker:
         return True
 
     async def _score(self, version: str, rows: Sequence[asyncpg.Record]) -> None:
-        missing = [r for r in rows if r["embedding"] is None]
         vectors: dict[str, NDArray[np.float32]] = {
             str(r["item_id"]): np.frombuffer(r["embedding"], dtype=np.float32) for r in rows
             if r["embedding"] is not None}
-        if missing:
+        # Embeddings only for a model that reads them (a connected remote model does not wait for the encoder).
+        missing = [r for r in rows if r["embedding"] is None]
+        if missing and (await self.model(version)).capabilities.needs_embedding:
             fresh = await self.embed([r["text"] for r in missing])
             vectors.update({str(r["item_id"]): fresh[i] for i, r in enumerate(missing)})
-        items = [PredictItem(str(r["item_id"]), r["text"], embedding=vectors[str(r["item_id"])]) for r in rows]
-        predictions = await self.predict(version, items)
+        model = await self.model(version)
+        images: dict[str, Any] = {}
+        if model.capabilities.modality == "image":
+            images = {str(r["item_id"]): await self.image(r["media_uri"]) for r in rows}
+        items = [PredictItem(str(r["item_id"]), r["text"], embedding=vectors.get(str(r["item_id"])),
+                             image=images.get(str(r["item_id"])), media_uri=r["media_uri"]) for r in rows]
+        predictions = await self.predict(version, items, project_id=str(rows[0]["project_id"]))
         async with self.pool.acquire() as conn, conn.transaction():
             for row, prediction in zip(rows, predictions, strict=True):
-                await self._publish(conn, row, prediction, vectors[prediction.item_id])
+                await self._publish(conn, row, prediction, vectors.get(prediction.item_id))
         log.info("items scored", extra={"model_version": version, "items": len(rows)})
 
     async def _publish(self, conn: asyncpg.Connection, row: asyncpg.Record, prediction: ItemPrediction,
-                       vector: NDArray[np.float32]) -> None:
+                       vector: NDArray[np.float32] | None) -> None:
         item_id, project_id = prediction.item_id, row["project_id"]
         claimed = await conn.fetchval(
             "UPDATE items SET scored_version = $2, needs_score = false, embedding = coalesce(embedding, $3) "
             "WHERE item_id = $1 AND needs_score AND NOT labeled "
             "AND $2 = (SELECT serving_version FROM projects p WHERE p.project_id = items.project_id) RETURNING true",
-            row["item_id"], prediction.model_version, vector.tobytes())
+            row["item_id"], prediction.model_version, vector.tobytes() if vector is not None else None)
         if not claimed:
             return  # labeled meanwhile, scored by another replica, or a newer version serves now
         result_json = json.dumps(prediction.result)

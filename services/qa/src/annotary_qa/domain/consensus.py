@@ -43,15 +43,18 @@ DS_MIN_HISTORY = 5
 FAMILY_OF_TYPE: dict[str, str] = {
     "bbox": "box", "polygon": "polygon", "mask": "mask", "keypoints": "keypoint", "span": "span",
     "choice": "choice", "relation": "relation", "polyline": "exact", "transcript": "exact",
+    "segment": "segment", "track": "exact",
 }
-FAMILY_ORDER: tuple[str, ...] = ("box", "polygon", "mask", "keypoint", "span", "choice", "relation", "exact")
-MATCHED_FAMILIES: tuple[str, ...] = ("box", "polygon", "mask", "keypoint")
+FAMILY_ORDER: tuple[str, ...] = ("box", "polygon", "mask", "keypoint", "segment", "span", "choice", "relation",
+                                 "exact")
+MATCHED_FAMILIES: tuple[str, ...] = ("box", "polygon", "mask", "keypoint", "segment")
 # Per-item figures (project-level keys of GetProjectQuality): family -> (headline key, secondary key).
 METRIC_KEYS: dict[str, tuple[str, str | None]] = {
     "box": ("box_f1", "mean_iou"),
     "polygon": ("polygon_f1", "polygon_mean_iou"),
     "mask": ("mask_f1", "mask_mean_iou"),
     "keypoint": ("keypoint_f1", "mean_oks"),
+    "segment": ("segment_f1", "segment_mean_iou"),
     "span": ("span_f1", "span_partial_f1"),
     "choice": ("choice_agreement", None),
     "relation": ("relation_f1", None),
@@ -88,11 +91,6 @@ def _region_order(region: Any) -> tuple[str, str, str]:
     if isinstance(region, dict):
         return str(region.get("type", "")), str(region.get("label", region.get("name", ""))), canonical_json(region)
     return "", "", canonical_json(region)
-
-
-def normalise(result: Sequence[Any]) -> list[Any]:
-    """Drop each region's "id" and "score", round numbers to 2 decimals, sort regions canonically."""
-    return sorted((_round(_strip(region)) for region in result), key=_region_order)
 
 
 @dataclass(frozen=True)
@@ -152,6 +150,13 @@ def _box(region: Mapping[str, Any]) -> geometry.Box:
     return (float(region["x"]), float(region["y"]), float(region["w"]), float(region["h"]))
 
 
+def temporal_iou(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Intersection over union of two time intervals (seconds); 0 when either is empty."""
+    inter = min(a[1], b[1]) - max(a[0], b[0])
+    union = max(a[1], b[1]) - min(a[0], b[0])
+    return inter / union if inter > 0 and union > 0 else 0.0
+
+
 def _similarity(family: str, a: Mapping[str, Any], b: Mapping[str, Any], schema: LabelSchema) -> float:
     """IoU (box, polygon, mask) or OKS (keypoint) of two regions; -inf when their labels differ."""
     if a.get("label") != b.get("label"):
@@ -169,6 +174,8 @@ def _similarity(family: str, a: Mapping[str, Any], b: Mapping[str, Any], schema:
         return rle.iou(rle.decode_counts(ma["counts"]), rle.decode_counts(mb["counts"]))
     if family == "keypoint":
         return keypoints.symmetric_oks(a["points"], b["points"], schema.rules.keypoint_sigmas)
+    if family == "segment":
+        return temporal_iou((float(a["start"]), float(a["end"])), (float(b["start"]), float(b["end"])))
     raise ValueError(f"no similarity for family {family!r}")
 
 
@@ -472,7 +479,7 @@ def _merged_region(family: str, regions: list[dict[str, Any]], schema: LabelSche
         return {**closest, **{k: mean[k] for k in ("x", "y", "w", "h")}}
     if family == "keypoint":
         return _mean_keypoints(regions, schema)
-    if family in ("polygon", "mask"):
+    if family in ("polygon", "mask", "segment"):
         return _medoid(family, regions, schema)
     return regions[0]
 

@@ -9,9 +9,10 @@ from typing import Any, TypeGuard
 
 MODALITIES: tuple[str, ...] = ("image", "text", "audio", "video")
 KNOWN_TOOLS: tuple[str, ...] = (
-    "bbox", "polygon", "polyline", "keypoints", "mask", "span", "relation", "choice", "transcript",
+    "bbox", "polygon", "polyline", "keypoints", "mask", "span", "relation", "choice", "transcript", "segment", "track",
 )
-LABELED_TOOLS: tuple[str, ...] = ("bbox", "polygon", "polyline", "keypoints", "mask", "span", "relation")
+LABELED_TOOLS: tuple[str, ...] = ("bbox", "polygon", "polyline", "keypoints", "mask", "span", "relation", "segment",
+                                  "track")
 DEFAULT_MIN_BOX_SIZE = 1.0
 DEFAULT_IOU_THRESHOLD = 0.5
 # The keys of schema.rules this service reads; others are kept in the document and ignored.

@@ -44,11 +44,19 @@ RULES: tuple[str, ...] = (
     "exclusive_classes",
     "region_id_unique",
     "relation_endpoints",
+    "segment_fields",
+    "segment_inside_media",
+    "track_fields",
+    "track_keyframes",
+    "track_inside_frame",
+    "track_id_unique",
 )
 
 BBOX_TOLERANCE_PX = 0.5
 # Region types whose "label" must be one of the schema's labels ("choice" names a choice instead).
-LABELED_TYPES = frozenset({"bbox", "polygon", "polyline", "keypoints", "mask", "span", "relation"})
+LABELED_TYPES = frozenset({"bbox", "polygon", "polyline", "keypoints", "mask", "span", "relation", "segment",
+                           "track"})
+SEGMENT_TOLERANCE_S = 0.001
 
 
 class ItemFacts(Protocol):
@@ -100,6 +108,7 @@ def validate_result(result: Any, schema: LabelSchema, item: ItemFacts) -> list[V
     bad_regions = {v.region_index for v in violations}
     regions = [(i, r) for i, r in enumerate(result) if i not in bad_regions]  # whole-result rules see sound ones
     violations.extend(_check_ids_and_relations(result, schema))
+    violations.extend(_check_track_ids(regions))
     violations.extend(_check_choices_once_and_required(regions, schema))
     violations.extend(_check_span_overlap(regions, schema))
     violations.extend(_check_exclusive(regions, schema))
@@ -343,6 +352,104 @@ def _check_relation(i: int, region: dict[str, Any], _schema: LabelSchema, _item:
     return []
 
 
+def _media_facts(item: ItemFacts) -> tuple[float | None, int | None]:
+    """(duration in seconds, frame count) from the item's meta (probed by ingest), when known."""
+    meta_json = getattr(item, "meta_json", "")
+    try:
+        meta = json.loads(meta_json) if isinstance(meta_json, str) and meta_json else {}
+    except ValueError:
+        return None, None
+    if not isinstance(meta, dict):
+        return None, None
+    duration: Any = meta.get("duration")
+    frames: Any = meta.get("frame_count")
+    return (float(duration) if _is_finite_number(duration) and duration > 0 else None,
+            int(frames) if isinstance(frames, int) and not isinstance(frames, bool) and frames > 0 else None)
+
+
+def _check_segment(i: int, region: dict[str, Any], _schema: LabelSchema, item: ItemFacts) -> list[Violation]:
+    bad = _number_fields(i, region, ("start", "end"), "segment_fields", 'a segment needs "start" and "end" seconds')
+    text = region.get("text")
+    if "text" in region and not isinstance(text, str):
+        bad.append(Violation("segment_fields", f'region {i}: field "text" must be a string (the transcript), '
+                             f"got {show(text)}", i))
+    if bad:
+        return bad
+    start, end = float(region["start"]), float(region["end"])
+    duration, _ = _media_facts(item)
+    limit = f"{_fmt(duration)}, the duration in seconds" if duration is not None else "the duration"
+    allowed = f"(allowed: 0 <= start < end <= {limit})"
+    problem = None
+    if start < 0:
+        problem = f'field "start" is {_fmt(start)}, before the start of the media'
+    elif end <= start:
+        problem = f'field "end" is {_fmt(end)}, not after "start" {_fmt(start)}'
+    elif duration is not None and end > duration + SEGMENT_TOLERANCE_S:
+        problem = f'field "end" is {_fmt(end)}, beyond the end of the media'
+    return [Violation("segment_inside_media", f"region {i}: {problem} {allowed}", i)] if problem else []
+
+
+def _check_track(i: int, region: dict[str, Any], _schema: LabelSchema, item: ItemFacts) -> list[Violation]:
+    track_id = region.get("track_id")
+    if isinstance(track_id, bool) or not isinstance(track_id, str | int) or track_id == "":
+        got = "missing" if "track_id" not in region else f"got {show(track_id)}"
+        return [Violation("track_fields", f'region {i}: field "track_id" must be a non-empty string or an integer, '
+                          f"{got}", i)]
+    keyframes = region.get("keyframes")
+    need = '(allowed: a non-empty list of {"frame": integer >= 0, "bbox": [x, y, w, h], "attributes"?: {...}})'
+    if not isinstance(keyframes, list) or not keyframes:
+        got = "is missing" if "keyframes" not in region else f"is {show(keyframes)}"
+        return [Violation("track_fields", f'region {i}: field "keyframes" {got} {need}', i)]
+    _, frame_count = _media_facts(item)
+    out: list[Violation] = []
+    previous = -1
+    for k, kf in enumerate(keyframes):
+        where = f"region {i}: keyframes[{k}]"
+        if not isinstance(kf, dict):
+            return [Violation("track_fields", f"{where} must be an object, got {show(kf)} {need}", i)]
+        frame, bbox, attributes = kf.get("frame"), kf.get("bbox"), kf.get("attributes", {})
+        if isinstance(frame, bool) or not isinstance(frame, int) or frame < 0:
+            return [Violation("track_fields", f'{where}: field "frame" must be an integer >= 0, got {show(frame)}', i)]
+        if not (isinstance(bbox, list) and len(bbox) == 4 and all(_is_finite_number(v) for v in bbox)):
+            return [Violation("track_fields", f'{where}: field "bbox" must be [x, y, w, h] finite numbers, '
+                              f"got {show(bbox)}", i)]
+        if not isinstance(attributes, dict):
+            return [Violation("track_fields", f'{where}: field "attributes" must be an object, got '
+                              f"{show(attributes)}", i)]
+        if frame <= previous:
+            out.append(Violation("track_keyframes", f'{where}: field "frame" is {frame}, not after the previous '
+                                 f"keyframe's {previous} (allowed: keyframes in increasing frame order, one per "
+                                 "frame)", i))
+        elif frame_count is not None and frame >= frame_count:
+            out.append(Violation("track_keyframes", f'{where}: field "frame" is {frame}, beyond the last frame '
+                                 f"(allowed: 0 <= frame < {frame_count}, the video's frame count)", i))
+        previous = max(previous, frame)
+        x, y, w, h = (float(v) for v in bbox)
+        if w <= 0 or h <= 0:
+            out.append(Violation("track_fields", f'{where}: field "bbox" has size {_fmt(w)}x{_fmt(h)} (allowed: '
+                                 "w > 0 and h > 0)", i))
+        elif item.width > 0 and item.height > 0:
+            out.extend(Violation("track_inside_frame", v.message.replace(f"region {i}:", f"{where}:", 1)
+                                 .replace("the image", "the frame"), i)
+                       for v in _inside_image(i, x, y, w, h, item.width, item.height))
+    return out
+
+
+def _check_track_ids(regions: list[tuple[int, Any]]) -> list[Violation]:
+    out: list[Violation] = []
+    first: dict[str, int] = {}
+    for i, region in regions:
+        if region.get("type") != "track":
+            continue
+        key = _id_key(region["track_id"])
+        if key in first:
+            out.append(Violation("track_id_unique", f'region {i}: "track_id" {show(region["track_id"])} is already '
+                                 f"the track of region {first[key]} (allowed: one region per track)", i))
+        else:
+            first[key] = i
+    return out
+
+
 def _id_key(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
@@ -439,6 +546,8 @@ _SHAPE_CHECKS: dict[str, Callable[[int, dict[str, Any], LabelSchema, ItemFacts],
     "keypoints": _check_keypoints,
     "mask": _check_mask,
     "relation": _check_relation,
+    "segment": _check_segment,
+    "track": _check_track,
 }
 
 

@@ -16,7 +16,7 @@ from annotary_common.grpc_util import (
 )
 from annotary_qa.domain.policy import PolicyError
 from annotary_qa.domain.schema import SchemaError
-from annotary_qa.service_layer import projects, quality, reviews
+from annotary_qa.service_layer import projects, quality, relabel, reviews
 
 SERVICE_NAME = "annotary.qa.v1.QaService"
 
@@ -148,3 +148,31 @@ class QaServicer(qa_pb2_grpc.QaServiceServicer):
         except projects.UnknownProject as exc:
             raise NotFound(f"project_id: {exc}") from exc
         return qa_pb2.SubmitReviewResponse(outcome=outcome)
+
+    @handles_errors
+    async def PauseAnnotator(self, request: qa_pb2.PauseAnnotatorRequest,
+                             context: Context) -> qa_pb2.PauseAnnotatorResponse:
+        project_id = _project_id(request.project_id)
+        try:
+            async with self._pool.acquire() as conn:
+                paused = await relabel.pause(conn, project_id, request.annotator_id, request.reason, request.actor)
+        except relabel.MigrationError as exc:
+            raise InvalidArgument(str(exc)) from exc
+        except projects.UnknownProject as exc:
+            raise NotFound(f"project_id: {exc}") from exc
+        return qa_pb2.PauseAnnotatorResponse(paused=paused)
+
+    @handles_errors
+    async def MigrateLabels(self, request: qa_pb2.MigrateLabelsRequest,
+                            context: Context) -> qa_pb2.MigrateLabelsResponse:
+        project_id = _project_id(request.project_id)
+        try:
+            async with self._pool.acquire() as conn:
+                counts = await relabel.migrate_labels(conn, project_id, request.from_version, request.to_version,
+                                                      dict(request.mapping), request.actor)
+        except relabel.MigrationError as exc:
+            raise InvalidArgument(str(exc)) from exc
+        except projects.UnknownProject as exc:
+            raise NotFound(f"project_id: {exc}") from exc
+        return qa_pb2.MigrateLabelsResponse(migrated=counts.migrated, regions_relabeled=counts.relabeled,
+                                            regions_dropped=counts.dropped)

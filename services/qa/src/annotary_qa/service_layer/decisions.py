@@ -4,6 +4,7 @@ events, in the consumer's transaction."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import uuid
@@ -16,6 +17,7 @@ from annotary.events.v1 import events_pb2
 from annotary_common import outbox, topics
 from annotary_common.bus import PermanentError
 from annotary_common.events import Event
+from annotary_common.metrics import GOLD_CHECKS, QA_DECISIONS, after_commit
 from annotary_qa.domain import consensus
 from annotary_qa.domain.consensus import Decision, canonical_json
 from annotary_qa.domain.validation import Violation, parse_result_json, validate_result
@@ -225,6 +227,8 @@ async def decide_submitted(conn: asyncpg.Connection, msg: events_pb2.TaskSubmitt
             payload=events_pb2.ReviewRequired(item=item, submissions=msg.submissions, reason=reason,
                                               agreement=decision.agreement, round=msg.round),
         )
+    outcome = "accepted" if accepted else "review"
+    after_commit(lambda: QA_DECISIONS.labels(item.project_id, outcome).inc())
     log.info("item decided", extra={"item_id": item.item_id, "round": msg.round, "outcome": decision.outcome,
                                     "agreement": decision.agreement, "invalid_submissions": len(notes)})
     return decision
@@ -270,6 +274,8 @@ async def score_gold(conn: asyncpg.Connection, msg: events_pb2.TaskSubmitted, *,
                                        not violations, score, None):
             continue
         scored.append((submission.annotator_id, score))
+        gold_check = (item.project_id, submission.annotator_id, gold_outcome(score, project))
+        after_commit(functools.partial(_count_gold_check, *gold_check))
         if kind == "gold":
             await _record_gold(conn, project, submission.annotator_id, score, min_gold_for_pause)
         else:
@@ -277,6 +283,16 @@ async def score_gold(conn: asyncpg.Connection, msg: events_pb2.TaskSubmitted, *,
         log.info("gold scored", extra={"item_id": item.item_id, "annotator_id": submission.annotator_id,
                                        "kind": kind, "score": score})
     return scored
+
+
+def _count_gold_check(project_id: str, annotator: str, outcome: str) -> None:
+    GOLD_CHECKS.labels(project_id, annotator, outcome).inc()
+
+
+def gold_outcome(score: float, project: Project) -> str:
+    """A gold check is correct when the submission scores at or above the project's agreement threshold against gold
+    (the bar two annotators must meet to agree)."""
+    return "correct" if score >= project.agreement_threshold else "incorrect"
 
 
 async def _record_gold(conn: asyncpg.Connection, project: Project, annotator: str, score: float,

@@ -11,6 +11,7 @@ import asyncpg
 
 from annotary.events.v1 import events_pb2
 from annotary_common import outbox, topics
+from annotary_common.metrics import QA_DECISIONS, after_commit
 from annotary_qa.domain import consensus
 from annotary_qa.domain.consensus import canonical_json
 from annotary_qa.domain.validation import Violation, parse_result_json, validate_result
@@ -126,6 +127,7 @@ async def submit_review(conn: asyncpg.Connection, project_id: str, item_id: str,
                                                       round=round_),
             )
             log.info("review: rejected", extra={"item_id": item_id, "round": round_, "reviewer_id": reviewer_id})
+            after_commit(lambda: QA_DECISIONS.labels(project_id, "rejected").inc())
             return "rejected"
 
         final: Any
@@ -157,6 +159,7 @@ async def submit_review(conn: asyncpg.Connection, project_id: str, item_id: str,
         )
         log.info("review: accepted", extra={"item_id": item_id, "round": round_, "reviewer_id": reviewer_id,
                                             "decision": decision})
+        after_commit(lambda: QA_DECISIONS.labels(project_id, "accepted").inc())
         return "accepted"
 
 

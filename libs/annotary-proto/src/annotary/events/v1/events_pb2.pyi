@@ -226,8 +226,11 @@ class ItemIngested(_message.Message):
     ITEM_FIELD_NUMBER: _builtins.int
     PREDICTIONS_FIELD_NUMBER: _builtins.int
     GOLD_JSON_FIELD_NUMBER: _builtins.int
+    ACCEPTED_FIELD_NUMBER: _builtins.int
     gold_json: _builtins.str
     """the import's "gold" result, empty when none"""
+    accepted: _builtins.bool
+    """imported with an already-accepted annotation (another tool's export): no"""
     @_builtins.property
     def item(self) -> Global___ItemSnapshot: ...
     @_builtins.property
@@ -238,10 +241,11 @@ class ItemIngested(_message.Message):
         item: Global___ItemSnapshot | None = ...,
         predictions: _abc.Iterable[Global___Prediction] | None = ...,
         gold_json: _builtins.str = ...,
+        accepted: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["item", b"item"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["gold_json", b"gold_json", "item", b"item", "predictions", b"predictions"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "gold_json", b"gold_json", "item", b"item", "predictions", b"predictions"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -24,27 +24,35 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x61nnotary/ingest/v1/ingest.proto\x12\x12\x61nnotary.ingest.v1\"-\n\x0b\x46oreignFile\x12\x10\n\x08\x66ilename\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\"j\n\x14ImportForeignRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x02 \x01(\t\x12.\n\x05\x66iles\x18\x03 \x03(\x0b\x32\x1f.annotary.ingest.v1.ForeignFile\"\xb3\x01\n\tItemInput\x12\x13\n\x0b\x65xternal_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x11\n\tmedia_uri\x18\x03 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\x12\x10\n\x08\x66ilename\x18\x05 \x01(\t\x12\x11\n\tmeta_json\x18\x06 \x01(\t\x12\x18\n\x10predictions_json\x18\x07 \x01(\t\x12\x11\n\tgold_json\x18\x08 \x01(\t\x12\x10\n\x08modality\x18\t \x01(\t\"V\n\x12ImportItemsRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12,\n\x05items\x18\x02 \x03(\x0b\x32\x1d.annotary.ingest.v1.ItemInput\"6\n\x13ImportSourceRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x0b\n\x03uri\x18\x02 \x01(\t\"+\n\tItemError\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\"\xcd\x01\n\x13ImportItemsResponse\x12\x0f\n\x07\x63reated\x18\x01 \x01(\x05\x12\x12\n\nduplicates\x18\x02 \x01(\x05\x12\x10\n\x08item_ids\x18\x03 \x03(\t\x12-\n\x06\x65rrors\x18\x04 \x03(\x0b\x32\x1d.annotary.ingest.v1.ItemError\x12\x13\n\x0b\x61nnotations\x18\x05 \x01(\x05\x12\x13\n\x0bpredictions\x18\x06 \x01(\x05\x12\x11\n\tunchanged\x18\x07 \x01(\x05\x12\x13\n\x0bkeys_synced\x18\x08 \x01(\x05\x32\x95\x03\n\rIngestService\x12^\n\x0bImportItems\x12&.annotary.ingest.v1.ImportItemsRequest\x1a\'.annotary.ingest.v1.ImportItemsResponse\x12`\n\x0cImportSource\x12\'.annotary.ingest.v1.ImportSourceRequest\x1a\'.annotary.ingest.v1.ImportItemsResponse\x12\x62\n\rImportForeign\x12(.annotary.ingest.v1.ImportForeignRequest\x1a\'.annotary.ingest.v1.ImportItemsResponse\x12^\n\nSyncSource\x12\'.annotary.ingest.v1.ImportSourceRequest\x1a\'.annotary.ingest.v1.ImportItemsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x61nnotary/ingest/v1/ingest.proto\x12\x12\x61nnotary.ingest.v1\"M\n\x16SetSyncScheduleRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x0b\n\x03uri\x18\x02 \x01(\t\x12\x12\n\ninterval_s\x18\x03 \x01(\x05\"\xd4\x01\n\x0cSyncSchedule\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x0b\n\x03uri\x18\x02 \x01(\t\x12\x12\n\ninterval_s\x18\x03 \x01(\x05\x12\x13\n\x0bnext_run_at\x18\x04 \x01(\t\x12\x13\n\x0blast_run_at\x18\x05 \x01(\t\x12\x13\n\x0blast_status\x18\x06 \x01(\t\x12\x12\n\nlast_error\x18\x07 \x01(\t\x12\x18\n\x10last_keys_synced\x18\x08 \x01(\x05\x12\x14\n\x0clast_created\x18\t \x01(\x05\x12\x0c\n\x04runs\x18\n \x01(\x05\".\n\x18ListSyncSchedulesRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\"P\n\x19ListSyncSchedulesResponse\x12\x33\n\tschedules\x18\x01 \x03(\x0b\x32 .annotary.ingest.v1.SyncSchedule\"-\n\x0b\x46oreignFile\x12\x10\n\x08\x66ilename\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\"j\n\x14ImportForeignRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x02 \x01(\t\x12.\n\x05\x66iles\x18\x03 \x03(\x0b\x32\x1f.annotary.ingest.v1.ForeignFile\"\xb3\x01\n\tItemInput\x12\x13\n\x0b\x65xternal_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x11\n\tmedia_uri\x18\x03 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\x12\x10\n\x08\x66ilename\x18\x05 \x01(\t\x12\x11\n\tmeta_json\x18\x06 \x01(\t\x12\x18\n\x10predictions_json\x18\x07 \x01(\t\x12\x11\n\tgold_json\x18\x08 \x01(\t\x12\x10\n\x08modality\x18\t \x01(\t\"V\n\x12ImportItemsRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12,\n\x05items\x18\x02 \x03(\x0b\x32\x1d.annotary.ingest.v1.ItemInput\"6\n\x13ImportSourceRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x0b\n\x03uri\x18\x02 \x01(\t\"+\n\tItemError\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\"\xcd\x01\n\x13ImportItemsResponse\x12\x0f\n\x07\x63reated\x18\x01 \x01(\x05\x12\x12\n\nduplicates\x18\x02 \x01(\x05\x12\x10\n\x08item_ids\x18\x03 \x03(\t\x12-\n\x06\x65rrors\x18\x04 \x03(\x0b\x32\x1d.annotary.ingest.v1.ItemError\x12\x13\n\x0b\x61nnotations\x18\x05 \x01(\x05\x12\x13\n\x0bpredictions\x18\x06 \x01(\x05\x12\x11\n\tunchanged\x18\x07 \x01(\x05\x12\x13\n\x0bkeys_synced\x18\x08 \x01(\x05\x32\xc8\x05\n\rIngestService\x12^\n\x0bImportItems\x12&.annotary.ingest.v1.ImportItemsRequest\x1a\'.annotary.ingest.v1.ImportItemsResponse\x12`\n\x0cImportSource\x12\'.annotary.ingest.v1.ImportSourceRequest\x1a\'.annotary.ingest.v1.ImportItemsResponse\x12\x62\n\rImportForeign\x12(.annotary.ingest.v1.ImportForeignRequest\x1a\'.annotary.ingest.v1.ImportItemsResponse\x12^\n\nSyncSource\x12\'.annotary.ingest.v1.ImportSourceRequest\x1a\'.annotary.ingest.v1.ImportItemsResponse\x12_\n\x0fSetSyncSchedule\x12*.annotary.ingest.v1.SetSyncScheduleRequest\x1a .annotary.ingest.v1.SyncSchedule\x12^\n\x11\x43learSyncSchedule\x12\'.annotary.ingest.v1.ImportSourceRequest\x1a .annotary.ingest.v1.SyncSchedule\x12p\n\x11ListSyncSchedules\x12,.annotary.ingest.v1.ListSyncSchedulesRequest\x1a-.annotary.ingest.v1.ListSyncSchedulesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'annotary.ingest.v1.ingest_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_FOREIGNFILE']._serialized_start=55
-  _globals['_FOREIGNFILE']._serialized_end=100
-  _globals['_IMPORTFOREIGNREQUEST']._serialized_start=102
-  _globals['_IMPORTFOREIGNREQUEST']._serialized_end=208
-  _globals['_ITEMINPUT']._serialized_start=211
-  _globals['_ITEMINPUT']._serialized_end=390
-  _globals['_IMPORTITEMSREQUEST']._serialized_start=392
-  _globals['_IMPORTITEMSREQUEST']._serialized_end=478
-  _globals['_IMPORTSOURCEREQUEST']._serialized_start=480
-  _globals['_IMPORTSOURCEREQUEST']._serialized_end=534
-  _globals['_ITEMERROR']._serialized_start=536
-  _globals['_ITEMERROR']._serialized_end=579
-  _globals['_IMPORTITEMSRESPONSE']._serialized_start=582
-  _globals['_IMPORTITEMSRESPONSE']._serialized_end=787
-  _globals['_INGESTSERVICE']._serialized_start=790
-  _globals['_INGESTSERVICE']._serialized_end=1195
+  _globals['_SETSYNCSCHEDULEREQUEST']._serialized_start=55
+  _globals['_SETSYNCSCHEDULEREQUEST']._serialized_end=132
+  _globals['_SYNCSCHEDULE']._serialized_start=135
+  _globals['_SYNCSCHEDULE']._serialized_end=347
+  _globals['_LISTSYNCSCHEDULESREQUEST']._serialized_start=349
+  _globals['_LISTSYNCSCHEDULESREQUEST']._serialized_end=395
+  _globals['_LISTSYNCSCHEDULESRESPONSE']._serialized_start=397
+  _globals['_LISTSYNCSCHEDULESRESPONSE']._serialized_end=477
+  _globals['_FOREIGNFILE']._serialized_start=479
+  _globals['_FOREIGNFILE']._serialized_end=524
+  _globals['_IMPORTFOREIGNREQUEST']._serialized_start=526
+  _globals['_IMPORTFOREIGNREQUEST']._serialized_end=632
+  _globals['_ITEMINPUT']._serialized_start=635
+  _globals['_ITEMINPUT']._serialized_end=814
+  _globals['_IMPORTITEMSREQUEST']._serialized_start=816
+  _globals['_IMPORTITEMSREQUEST']._serialized_end=902
+  _globals['_IMPORTSOURCEREQUEST']._serialized_start=904
+  _globals['_IMPORTSOURCEREQUEST']._serialized_end=958
+  _globals['_ITEMERROR']._serialized_start=960
+  _globals['_ITEMERROR']._serialized_end=1003
+  _globals['_IMPORTITEMSRESPONSE']._serialized_start=1006
+  _globals['_IMPORTITEMSRESPONSE']._serialized_end=1211
+  _globals['_INGESTSERVICE']._serialized_start=1214
+  _globals['_INGESTSERVICE']._serialized_end=1926
 # @@protoc_insertion_point(module_scope)

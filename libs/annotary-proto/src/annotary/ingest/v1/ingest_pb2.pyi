@@ -19,6 +19,121 @@ else:
 DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
+class SetSyncScheduleRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    URI_FIELD_NUMBER: _builtins.int
+    INTERVAL_S_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    uri: _builtins.str
+    """file:///dir or s3://bucket/prefix"""
+    interval_s: _builtins.int
+    """seconds between the end of one run and the start of the next"""
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        uri: _builtins.str = ...,
+        interval_s: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["interval_s", b"interval_s", "project_id", b"project_id", "uri", b"uri"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetSyncScheduleRequest: _TypeAlias = SetSyncScheduleRequest  # noqa: Y015
+
+@_typing.final
+class SyncSchedule(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    URI_FIELD_NUMBER: _builtins.int
+    INTERVAL_S_FIELD_NUMBER: _builtins.int
+    NEXT_RUN_AT_FIELD_NUMBER: _builtins.int
+    LAST_RUN_AT_FIELD_NUMBER: _builtins.int
+    LAST_STATUS_FIELD_NUMBER: _builtins.int
+    LAST_ERROR_FIELD_NUMBER: _builtins.int
+    LAST_KEYS_SYNCED_FIELD_NUMBER: _builtins.int
+    LAST_CREATED_FIELD_NUMBER: _builtins.int
+    RUNS_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    uri: _builtins.str
+    interval_s: _builtins.int
+    next_run_at: _builtins.str
+    """ISO 8601"""
+    last_run_at: _builtins.str
+    """ISO 8601, empty before the first run"""
+    last_status: _builtins.str
+    """"", ok or failed"""
+    last_error: _builtins.str
+    last_keys_synced: _builtins.int
+    last_created: _builtins.int
+    runs: _builtins.int
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        uri: _builtins.str = ...,
+        interval_s: _builtins.int = ...,
+        next_run_at: _builtins.str = ...,
+        last_run_at: _builtins.str = ...,
+        last_status: _builtins.str = ...,
+        last_error: _builtins.str = ...,
+        last_keys_synced: _builtins.int = ...,
+        last_created: _builtins.int = ...,
+        runs: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["interval_s", b"interval_s", "last_created", b"last_created", "last_error", b"last_error", "last_keys_synced", b"last_keys_synced", "last_run_at", b"last_run_at", "last_status", b"last_status", "next_run_at", b"next_run_at", "project_id", b"project_id", "runs", b"runs", "uri", b"uri"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SyncSchedule: _TypeAlias = SyncSchedule  # noqa: Y015
+
+@_typing.final
+class ListSyncSchedulesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["project_id", b"project_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListSyncSchedulesRequest: _TypeAlias = ListSyncSchedulesRequest  # noqa: Y015
+
+@_typing.final
+class ListSyncSchedulesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCHEDULES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def schedules(self) -> _containers.RepeatedCompositeFieldContainer[Global___SyncSchedule]: ...
+    def __init__(
+        self,
+        *,
+        schedules: _abc.Iterable[Global___SyncSchedule] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["schedules", b"schedules"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListSyncSchedulesResponse: _TypeAlias = ListSyncSchedulesResponse  # noqa: Y015
+
+@_typing.final
 class ForeignFile(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

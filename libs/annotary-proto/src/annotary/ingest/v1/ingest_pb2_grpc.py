@@ -55,6 +55,21 @@ class IngestServiceStub:
                 request_serializer=annotary_dot_ingest_dot_v1_dot_ingest__pb2.ImportSourceRequest.SerializeToString,
                 response_deserializer=annotary_dot_ingest_dot_v1_dot_ingest__pb2.ImportItemsResponse.FromString,
                 _registered_method=True)
+        self.SetSyncSchedule = channel.unary_unary(
+                '/annotary.ingest.v1.IngestService/SetSyncSchedule',
+                request_serializer=annotary_dot_ingest_dot_v1_dot_ingest__pb2.SetSyncScheduleRequest.SerializeToString,
+                response_deserializer=annotary_dot_ingest_dot_v1_dot_ingest__pb2.SyncSchedule.FromString,
+                _registered_method=True)
+        self.ClearSyncSchedule = channel.unary_unary(
+                '/annotary.ingest.v1.IngestService/ClearSyncSchedule',
+                request_serializer=annotary_dot_ingest_dot_v1_dot_ingest__pb2.ImportSourceRequest.SerializeToString,
+                response_deserializer=annotary_dot_ingest_dot_v1_dot_ingest__pb2.SyncSchedule.FromString,
+                _registered_method=True)
+        self.ListSyncSchedules = channel.unary_unary(
+                '/annotary.ingest.v1.IngestService/ListSyncSchedules',
+                request_serializer=annotary_dot_ingest_dot_v1_dot_ingest__pb2.ListSyncSchedulesRequest.SerializeToString,
+                response_deserializer=annotary_dot_ingest_dot_v1_dot_ingest__pb2.ListSyncSchedulesResponse.FromString,
+                _registered_method=True)
 
 
 class IngestServiceServicer:
@@ -89,6 +104,26 @@ class IngestServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetSyncSchedule(self, request, context):
+        """A source synced on a schedule (every interval_s seconds, by whichever ingest replica gets to it first);
+        setting it again changes the interval; clearing it stops it (what was imported stays).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ClearSyncSchedule(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSyncSchedules(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IngestServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -111,6 +146,21 @@ def add_IngestServiceServicer_to_server(servicer, server):
                     servicer.SyncSource,
                     request_deserializer=annotary_dot_ingest_dot_v1_dot_ingest__pb2.ImportSourceRequest.FromString,
                     response_serializer=annotary_dot_ingest_dot_v1_dot_ingest__pb2.ImportItemsResponse.SerializeToString,
+            ),
+            'SetSyncSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetSyncSchedule,
+                    request_deserializer=annotary_dot_ingest_dot_v1_dot_ingest__pb2.SetSyncScheduleRequest.FromString,
+                    response_serializer=annotary_dot_ingest_dot_v1_dot_ingest__pb2.SyncSchedule.SerializeToString,
+            ),
+            'ClearSyncSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClearSyncSchedule,
+                    request_deserializer=annotary_dot_ingest_dot_v1_dot_ingest__pb2.ImportSourceRequest.FromString,
+                    response_serializer=annotary_dot_ingest_dot_v1_dot_ingest__pb2.SyncSchedule.SerializeToString,
+            ),
+            'ListSyncSchedules': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSyncSchedules,
+                    request_deserializer=annotary_dot_ingest_dot_v1_dot_ingest__pb2.ListSyncSchedulesRequest.FromString,
+                    response_serializer=annotary_dot_ingest_dot_v1_dot_ingest__pb2.ListSyncSchedulesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -222,6 +272,87 @@ class IngestService:
             '/annotary.ingest.v1.IngestService/SyncSource',
             annotary_dot_ingest_dot_v1_dot_ingest__pb2.ImportSourceRequest.SerializeToString,
             annotary_dot_ingest_dot_v1_dot_ingest__pb2.ImportItemsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetSyncSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/annotary.ingest.v1.IngestService/SetSyncSchedule',
+            annotary_dot_ingest_dot_v1_dot_ingest__pb2.SetSyncScheduleRequest.SerializeToString,
+            annotary_dot_ingest_dot_v1_dot_ingest__pb2.SyncSchedule.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClearSyncSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/annotary.ingest.v1.IngestService/ClearSyncSchedule',
+            annotary_dot_ingest_dot_v1_dot_ingest__pb2.ImportSourceRequest.SerializeToString,
+            annotary_dot_ingest_dot_v1_dot_ingest__pb2.SyncSchedule.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSyncSchedules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/annotary.ingest.v1.IngestService/ListSyncSchedules',
+            annotary_dot_ingest_dot_v1_dot_ingest__pb2.ListSyncSchedulesRequest.SerializeToString,
+            annotary_dot_ingest_dot_v1_dot_ingest__pb2.ListSyncSchedulesResponse.FromString,
             options,
             channel_credentials,
             insecure,

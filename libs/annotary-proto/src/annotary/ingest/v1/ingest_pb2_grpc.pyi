@@ -43,6 +43,12 @@ class IngestServiceStub:
     """Incremental sync of a source: only keys that are new or changed (ETag/size for s3://, mtime/size for file://)
     since the last sync of that source are imported.
     """
+    SetSyncSchedule: _grpc.UnaryUnaryMultiCallable[_ingest_pb2.SetSyncScheduleRequest, _ingest_pb2.SyncSchedule]
+    """A source synced on a schedule (every interval_s seconds, by whichever ingest replica gets to it first);
+    setting it again changes the interval; clearing it stops it (what was imported stays).
+    """
+    ClearSyncSchedule: _grpc.UnaryUnaryMultiCallable[_ingest_pb2.ImportSourceRequest, _ingest_pb2.SyncSchedule]
+    ListSyncSchedules: _grpc.UnaryUnaryMultiCallable[_ingest_pb2.ListSyncSchedulesRequest, _ingest_pb2.ListSyncSchedulesResponse]
 
 @_typing.type_check_only
 class IngestServiceAsyncStub(IngestServiceStub):
@@ -59,6 +65,12 @@ class IngestServiceAsyncStub(IngestServiceStub):
     """Incremental sync of a source: only keys that are new or changed (ETag/size for s3://, mtime/size for file://)
     since the last sync of that source are imported.
     """
+    SetSyncSchedule: _aio.UnaryUnaryMultiCallable[_ingest_pb2.SetSyncScheduleRequest, _ingest_pb2.SyncSchedule]  # type: ignore[assignment]
+    """A source synced on a schedule (every interval_s seconds, by whichever ingest replica gets to it first);
+    setting it again changes the interval; clearing it stops it (what was imported stays).
+    """
+    ClearSyncSchedule: _aio.UnaryUnaryMultiCallable[_ingest_pb2.ImportSourceRequest, _ingest_pb2.SyncSchedule]  # type: ignore[assignment]
+    ListSyncSchedules: _aio.UnaryUnaryMultiCallable[_ingest_pb2.ListSyncSchedulesRequest, _ingest_pb2.ListSyncSchedulesResponse]  # type: ignore[assignment]
 
 class IngestServiceServicer(metaclass=_abc_1.ABCMeta):
     """Items in: a batch of item objects (JSON import, uploads) or a source URI to crawl."""
@@ -96,5 +108,29 @@ class IngestServiceServicer(metaclass=_abc_1.ABCMeta):
         """Incremental sync of a source: only keys that are new or changed (ETag/size for s3://, mtime/size for file://)
         since the last sync of that source are imported.
         """
+
+    @_abc_1.abstractmethod
+    def SetSyncSchedule(
+        self,
+        request: _ingest_pb2.SetSyncScheduleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ingest_pb2.SyncSchedule, _abc.Awaitable[_ingest_pb2.SyncSchedule]]:
+        """A source synced on a schedule (every interval_s seconds, by whichever ingest replica gets to it first);
+        setting it again changes the interval; clearing it stops it (what was imported stays).
+        """
+
+    @_abc_1.abstractmethod
+    def ClearSyncSchedule(
+        self,
+        request: _ingest_pb2.ImportSourceRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ingest_pb2.SyncSchedule, _abc.Awaitable[_ingest_pb2.SyncSchedule]]: ...
+
+    @_abc_1.abstractmethod
+    def ListSyncSchedules(
+        self,
+        request: _ingest_pb2.ListSyncSchedulesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ingest_pb2.ListSyncSchedulesResponse, _abc.Awaitable[_ingest_pb2.ListSyncSchedulesResponse]]: ...
 
 def add_IngestServiceServicer_to_server(servicer: IngestServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

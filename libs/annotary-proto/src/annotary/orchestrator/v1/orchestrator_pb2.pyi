@@ -76,9 +76,12 @@ class ConfigureProjectRequest(_message.Message):
     PROJECT_ID_FIELD_NUMBER: _builtins.int
     POLICY_FIELD_NUMBER: _builtins.int
     SCHEMA_VERSION_FIELD_NUMBER: _builtins.int
+    TASK_TYPE_FIELD_NUMBER: _builtins.int
     project_id: _builtins.str
     schema_version: _builtins.int
     """recorded on each submission (old annotations keep theirs)"""
+    task_type: _builtins.str
+    """the project's kind, "<modality>:<tool>+<tool>" (a metrics label); "" keeps the current"""
     @_builtins.property
     def policy(self) -> Global___ProjectPolicy: ...
     def __init__(
@@ -87,10 +90,11 @@ class ConfigureProjectRequest(_message.Message):
         project_id: _builtins.str = ...,
         policy: Global___ProjectPolicy | None = ...,
         schema_version: _builtins.int = ...,
+        task_type: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["policy", b"policy"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["policy", b"policy", "project_id", b"project_id", "schema_version", b"schema_version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["policy", b"policy", "project_id", b"project_id", "schema_version", b"schema_version", "task_type", b"task_type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

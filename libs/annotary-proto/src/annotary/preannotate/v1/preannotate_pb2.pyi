@@ -247,3 +247,46 @@ class PromoteModelVersionRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PromoteModelVersionRequest: _TypeAlias = PromoteModelVersionRequest  # noqa: Y015
+
+@_typing.final
+class ConnectModelRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    PLUGIN_FIELD_NUMBER: _builtins.int
+    URL_FIELD_NUMBER: _builtins.int
+    MODEL_FIELD_NUMBER: _builtins.int
+    LABEL_SCHEMA_JSON_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    API_KEY_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    plugin: _builtins.str
+    """ls-ml-backend | openai-chat"""
+    url: _builtins.str
+    """the backend's base URL (http:// or https://)"""
+    model: _builtins.str
+    """openai-chat: the served model's name"""
+    label_schema_json: _builtins.str
+    """the project's label schema"""
+    actor: _builtins.str
+    """who connects it (recorded as who promoted it)"""
+    api_key: _builtins.str
+    """openai-chat: sent as a bearer token; stored with the connection config"""
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        plugin: _builtins.str = ...,
+        url: _builtins.str = ...,
+        model: _builtins.str = ...,
+        label_schema_json: _builtins.str = ...,
+        actor: _builtins.str = ...,
+        api_key: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "api_key", b"api_key", "label_schema_json", b"label_schema_json", "model", b"model", "plugin", b"plugin", "project_id", b"project_id", "url", b"url"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConnectModelRequest: _TypeAlias = ConnectModelRequest  # noqa: Y015

@@ -50,6 +50,11 @@ class PreannotateServiceStub:
                 request_serializer=annotary_dot_preannotate_dot_v1_dot_preannotate__pb2.PromoteModelVersionRequest.SerializeToString,
                 response_deserializer=annotary_dot_preannotate_dot_v1_dot_preannotate__pb2.ModelVersion.FromString,
                 _registered_method=True)
+        self.ConnectModel = channel.unary_unary(
+                '/annotary.preannotate.v1.PreannotateService/ConnectModel',
+                request_serializer=annotary_dot_preannotate_dot_v1_dot_preannotate__pb2.ConnectModelRequest.SerializeToString,
+                response_deserializer=annotary_dot_preannotate_dot_v1_dot_preannotate__pb2.ModelVersion.FromString,
+                _registered_method=True)
 
 
 class PreannotateServiceServicer:
@@ -77,6 +82,14 @@ class PreannotateServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ConnectModel(self, request, context):
+        """Connect a model served elsewhere (a Label Studio ML backend, an OpenAI-compatible chat endpoint): checked
+        (health and setup), registered as a version of the project, and made the serving one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PreannotateServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -93,6 +106,11 @@ def add_PreannotateServiceServicer_to_server(servicer, server):
             'PromoteModelVersion': grpc.unary_unary_rpc_method_handler(
                     servicer.PromoteModelVersion,
                     request_deserializer=annotary_dot_preannotate_dot_v1_dot_preannotate__pb2.PromoteModelVersionRequest.FromString,
+                    response_serializer=annotary_dot_preannotate_dot_v1_dot_preannotate__pb2.ModelVersion.SerializeToString,
+            ),
+            'ConnectModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConnectModel,
+                    request_deserializer=annotary_dot_preannotate_dot_v1_dot_preannotate__pb2.ConnectModelRequest.FromString,
                     response_serializer=annotary_dot_preannotate_dot_v1_dot_preannotate__pb2.ModelVersion.SerializeToString,
             ),
     }
@@ -177,6 +195,33 @@ class PreannotateService:
             target,
             '/annotary.preannotate.v1.PreannotateService/PromoteModelVersion',
             annotary_dot_preannotate_dot_v1_dot_preannotate__pb2.PromoteModelVersionRequest.SerializeToString,
+            annotary_dot_preannotate_dot_v1_dot_preannotate__pb2.ModelVersion.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConnectModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/annotary.preannotate.v1.PreannotateService/ConnectModel',
+            annotary_dot_preannotate_dot_v1_dot_preannotate__pb2.ConnectModelRequest.SerializeToString,
             annotary_dot_preannotate_dot_v1_dot_preannotate__pb2.ModelVersion.FromString,
             options,
             channel_credentials,

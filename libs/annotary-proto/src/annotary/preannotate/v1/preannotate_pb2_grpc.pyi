@@ -39,6 +39,10 @@ class PreannotateServiceStub:
     """Every model version of a project with its lineage, newest first."""
     PromoteModelVersion: _grpc.UnaryUnaryMultiCallable[_preannotate_pb2.PromoteModelVersionRequest, _preannotate_pb2.ModelVersion]
     """Make a trained version the serving one (a manual promotion; `actor` is recorded as who promoted)."""
+    ConnectModel: _grpc.UnaryUnaryMultiCallable[_preannotate_pb2.ConnectModelRequest, _preannotate_pb2.ModelVersion]
+    """Connect a model served elsewhere (a Label Studio ML backend, an OpenAI-compatible chat endpoint): checked
+    (health and setup), registered as a version of the project, and made the serving one.
+    """
 
 @_typing.type_check_only
 class PreannotateServiceAsyncStub(PreannotateServiceStub):
@@ -51,6 +55,10 @@ class PreannotateServiceAsyncStub(PreannotateServiceStub):
     """Every model version of a project with its lineage, newest first."""
     PromoteModelVersion: _aio.UnaryUnaryMultiCallable[_preannotate_pb2.PromoteModelVersionRequest, _preannotate_pb2.ModelVersion]  # type: ignore[assignment]
     """Make a trained version the serving one (a manual promotion; `actor` is recorded as who promoted)."""
+    ConnectModel: _aio.UnaryUnaryMultiCallable[_preannotate_pb2.ConnectModelRequest, _preannotate_pb2.ModelVersion]  # type: ignore[assignment]
+    """Connect a model served elsewhere (a Label Studio ML backend, an OpenAI-compatible chat endpoint): checked
+    (health and setup), registered as a version of the project, and made the serving one.
+    """
 
 class PreannotateServiceServicer(metaclass=_abc_1.ABCMeta):
     """Model pre-labels on demand (interactive tools) and the model registry of a project."""
@@ -78,5 +86,15 @@ class PreannotateServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_preannotate_pb2.ModelVersion, _abc.Awaitable[_preannotate_pb2.ModelVersion]]:
         """Make a trained version the serving one (a manual promotion; `actor` is recorded as who promoted)."""
+
+    @_abc_1.abstractmethod
+    def ConnectModel(
+        self,
+        request: _preannotate_pb2.ConnectModelRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_preannotate_pb2.ModelVersion, _abc.Awaitable[_preannotate_pb2.ModelVersion]]:
+        """Connect a model served elsewhere (a Label Studio ML backend, an OpenAI-compatible chat endpoint): checked
+        (health and setup), registered as a version of the project, and made the serving one.
+        """
 
 def add_PreannotateServiceServicer_to_server(servicer: PreannotateServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

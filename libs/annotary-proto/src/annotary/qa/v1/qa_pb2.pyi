@@ -492,3 +492,138 @@ class SubmitReviewResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SubmitReviewResponse: _TypeAlias = SubmitReviewResponse  # noqa: Y015
+
+@_typing.final
+class PauseAnnotatorRequest(_message.Message):
+    """A manager pauses an annotator by hand (annotator.paused with paused = true); ReinstateAnnotator lifts it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    ANNOTATOR_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    annotator_id: _builtins.str
+    reason: _builtins.str
+    """required: shown to the annotator"""
+    actor: _builtins.str
+    """the manager's id"""
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        annotator_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        actor: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "annotator_id", b"annotator_id", "project_id", b"project_id", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PauseAnnotatorRequest: _TypeAlias = PauseAnnotatorRequest  # noqa: Y015
+
+@_typing.final
+class PauseAnnotatorResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAUSED_FIELD_NUMBER: _builtins.int
+    paused: _builtins.bool
+    """false when the annotator was paused already (nothing published)"""
+    def __init__(
+        self,
+        *,
+        paused: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["paused", b"paused"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PauseAnnotatorResponse: _TypeAlias = PauseAnnotatorResponse  # noqa: Y015
+
+@_typing.final
+class MigrateLabelsRequest(_message.Message):
+    """Relabel the accepted annotations of one schema version for a newer one: every region whose label is a key of
+    `mapping` gets the mapped label (an empty value drops the region); each changed item is published again as
+    annotation.accepted with the new schema_version (same round), so exports and models follow.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class MappingEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    FROM_VERSION_FIELD_NUMBER: _builtins.int
+    TO_VERSION_FIELD_NUMBER: _builtins.int
+    MAPPING_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    from_version: _builtins.int
+    to_version: _builtins.int
+    actor: _builtins.str
+    @_builtins.property
+    def mapping(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        project_id: _builtins.str = ...,
+        from_version: _builtins.int = ...,
+        to_version: _builtins.int = ...,
+        mapping: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        actor: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "from_version", b"from_version", "mapping", b"mapping", "project_id", b"project_id", "to_version", b"to_version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MigrateLabelsRequest: _TypeAlias = MigrateLabelsRequest  # noqa: Y015
+
+@_typing.final
+class MigrateLabelsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MIGRATED_FIELD_NUMBER: _builtins.int
+    REGIONS_RELABELED_FIELD_NUMBER: _builtins.int
+    REGIONS_DROPPED_FIELD_NUMBER: _builtins.int
+    migrated: _builtins.int
+    """accepted items moved to to_version"""
+    regions_relabeled: _builtins.int
+    regions_dropped: _builtins.int
+    def __init__(
+        self,
+        *,
+        migrated: _builtins.int = ...,
+        regions_relabeled: _builtins.int = ...,
+        regions_dropped: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["migrated", b"migrated", "regions_dropped", b"regions_dropped", "regions_relabeled", b"regions_relabeled"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MigrateLabelsResponse: _TypeAlias = MigrateLabelsResponse  # noqa: Y015

@@ -70,6 +70,16 @@ class QaServiceStub:
                 request_serializer=annotary_dot_qa_dot_v1_dot_qa__pb2.SubmitReviewRequest.SerializeToString,
                 response_deserializer=annotary_dot_qa_dot_v1_dot_qa__pb2.SubmitReviewResponse.FromString,
                 _registered_method=True)
+        self.PauseAnnotator = channel.unary_unary(
+                '/annotary.qa.v1.QaService/PauseAnnotator',
+                request_serializer=annotary_dot_qa_dot_v1_dot_qa__pb2.PauseAnnotatorRequest.SerializeToString,
+                response_deserializer=annotary_dot_qa_dot_v1_dot_qa__pb2.PauseAnnotatorResponse.FromString,
+                _registered_method=True)
+        self.MigrateLabels = channel.unary_unary(
+                '/annotary.qa.v1.QaService/MigrateLabels',
+                request_serializer=annotary_dot_qa_dot_v1_dot_qa__pb2.MigrateLabelsRequest.SerializeToString,
+                response_deserializer=annotary_dot_qa_dot_v1_dot_qa__pb2.MigrateLabelsResponse.FromString,
+                _registered_method=True)
 
 
 class QaServiceServicer:
@@ -118,6 +128,18 @@ class QaServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PauseAnnotator(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MigrateLabels(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_QaServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -155,6 +177,16 @@ def add_QaServiceServicer_to_server(servicer, server):
                     servicer.SubmitReview,
                     request_deserializer=annotary_dot_qa_dot_v1_dot_qa__pb2.SubmitReviewRequest.FromString,
                     response_serializer=annotary_dot_qa_dot_v1_dot_qa__pb2.SubmitReviewResponse.SerializeToString,
+            ),
+            'PauseAnnotator': grpc.unary_unary_rpc_method_handler(
+                    servicer.PauseAnnotator,
+                    request_deserializer=annotary_dot_qa_dot_v1_dot_qa__pb2.PauseAnnotatorRequest.FromString,
+                    response_serializer=annotary_dot_qa_dot_v1_dot_qa__pb2.PauseAnnotatorResponse.SerializeToString,
+            ),
+            'MigrateLabels': grpc.unary_unary_rpc_method_handler(
+                    servicer.MigrateLabels,
+                    request_deserializer=annotary_dot_qa_dot_v1_dot_qa__pb2.MigrateLabelsRequest.FromString,
+                    response_serializer=annotary_dot_qa_dot_v1_dot_qa__pb2.MigrateLabelsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -347,6 +379,60 @@ class QaService:
             '/annotary.qa.v1.QaService/SubmitReview',
             annotary_dot_qa_dot_v1_dot_qa__pb2.SubmitReviewRequest.SerializeToString,
             annotary_dot_qa_dot_v1_dot_qa__pb2.SubmitReviewResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PauseAnnotator(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/annotary.qa.v1.QaService/PauseAnnotator',
+            annotary_dot_qa_dot_v1_dot_qa__pb2.PauseAnnotatorRequest.SerializeToString,
+            annotary_dot_qa_dot_v1_dot_qa__pb2.PauseAnnotatorResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MigrateLabels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/annotary.qa.v1.QaService/MigrateLabels',
+            annotary_dot_qa_dot_v1_dot_qa__pb2.MigrateLabelsRequest.SerializeToString,
+            annotary_dot_qa_dot_v1_dot_qa__pb2.MigrateLabelsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -40,6 +40,8 @@ class QaServiceStub:
     ReinstateAnnotator: _grpc.UnaryUnaryMultiCallable[_qa_pb2.ReinstateAnnotatorRequest, _qa_pb2.ReinstateAnnotatorResponse]
     ListReviews: _grpc.UnaryUnaryMultiCallable[_qa_pb2.ListReviewsRequest, _qa_pb2.ListReviewsResponse]
     SubmitReview: _grpc.UnaryUnaryMultiCallable[_qa_pb2.SubmitReviewRequest, _qa_pb2.SubmitReviewResponse]
+    PauseAnnotator: _grpc.UnaryUnaryMultiCallable[_qa_pb2.PauseAnnotatorRequest, _qa_pb2.PauseAnnotatorResponse]
+    MigrateLabels: _grpc.UnaryUnaryMultiCallable[_qa_pb2.MigrateLabelsRequest, _qa_pb2.MigrateLabelsResponse]
 
 @_typing.type_check_only
 class QaServiceAsyncStub(QaServiceStub):
@@ -53,6 +55,8 @@ class QaServiceAsyncStub(QaServiceStub):
     ReinstateAnnotator: _aio.UnaryUnaryMultiCallable[_qa_pb2.ReinstateAnnotatorRequest, _qa_pb2.ReinstateAnnotatorResponse]  # type: ignore[assignment]
     ListReviews: _aio.UnaryUnaryMultiCallable[_qa_pb2.ListReviewsRequest, _qa_pb2.ListReviewsResponse]  # type: ignore[assignment]
     SubmitReview: _aio.UnaryUnaryMultiCallable[_qa_pb2.SubmitReviewRequest, _qa_pb2.SubmitReviewResponse]  # type: ignore[assignment]
+    PauseAnnotator: _aio.UnaryUnaryMultiCallable[_qa_pb2.PauseAnnotatorRequest, _qa_pb2.PauseAnnotatorResponse]  # type: ignore[assignment]
+    MigrateLabels: _aio.UnaryUnaryMultiCallable[_qa_pb2.MigrateLabelsRequest, _qa_pb2.MigrateLabelsResponse]  # type: ignore[assignment]
 
 class QaServiceServicer(metaclass=_abc_1.ABCMeta):
     """Quality: synchronous validation on submit; project configuration for the rules."""
@@ -105,5 +109,19 @@ class QaServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _qa_pb2.SubmitReviewRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_qa_pb2.SubmitReviewResponse, _abc.Awaitable[_qa_pb2.SubmitReviewResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def PauseAnnotator(
+        self,
+        request: _qa_pb2.PauseAnnotatorRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_qa_pb2.PauseAnnotatorResponse, _abc.Awaitable[_qa_pb2.PauseAnnotatorResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def MigrateLabels(
+        self,
+        request: _qa_pb2.MigrateLabelsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_qa_pb2.MigrateLabelsResponse, _abc.Awaitable[_qa_pb2.MigrateLabelsResponse]]: ...
 
 def add_QaServiceServicer_to_server(servicer: QaServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -135,14 +135,6 @@ def polygon_iou(a: Sequence[Point], b: Sequence[Point]) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def polygon_iou_matrix(a: Sequence[Sequence[Point]], b: Sequence[Sequence[Point]]) -> np.ndarray:
-    out = np.zeros((len(a), len(b)))
-    for i, pa in enumerate(a):
-        for j, pb in enumerate(b):
-            out[i, j] = polygon_iou(pa, pb)
-    return out
-
-
 def distinct_points(points: Sequence[Point]) -> list[Point]:
     """Drop repeated consecutive vertices (and a closing copy of the first)."""
     out: list[Point] = []

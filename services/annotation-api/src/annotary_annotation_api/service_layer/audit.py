@@ -1,0 +1,119 @@
+"""The append-only audit log (migration 003): who changed what, when, from what to what.
+
+Changes made by this service (projects, schemas, policies, users, tokens, exports) are recorded with
+:func:`record` on the connection of the change, inside its transaction. Annotations change in the orchestrator
+and qa; their events are turned into audit rows by :mod:`annotary_annotation_api.service_layer.audit_events`.
+The table refuses UPDATE, DELETE and TRUNCATE (a trigger), so a row once written stays as written.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+ENTITIES = ("annotation", "project", "schema", "policy", "user", "token", "export", "webhook")
+MAX_LIMIT = 1000
+
+
+async def record(
+    conn: asyncpg.Connection,
+    *,
+    actor_id: str | uuid.UUID,
+    actor_name: str | None,
+    action: str,
+    entity: str,
+    entity_id: str | uuid.UUID,
+    before: Any = None,
+    after: Any = None,
+    refs: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> None:
+    if entity not in ENTITIES:
+        raise ValueError(f"unknown audit entity {entity!r}")
+    await conn.execute(
+        """INSERT INTO audit_log (at, actor_id, actor_name, action, entity, entity_id, before, after, refs)
+           VALUES (coalesce($1, now()), $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9::jsonb)""",
+        at,
+        str(actor_id),
+        actor_name,
+        action,
+        entity,
+        str(entity_id),
+        None if before is None else json.dumps(before),
+        None if after is None else json.dumps(after),
+        json.dumps(refs or {}),
+    )
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def entry_view(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "at": _iso(row["at"]),
+        "actor": {"id": row["actor_id"], "username": row["actor_name"]},
+        "action": row["action"],
+        "entity": row["entity"],
+        "entity_id": row["entity_id"],
+        "before": None if row["before"] is None else json.loads(row["before"]),
+        "after": None if row["after"] is None else json.loads(row["after"]),
+        "refs": json.loads(row["refs"]),
+        "recorded_at": _iso(row["recorded_at"]),
+    }
+
+
+_COLUMNS = "id, at, actor_id, actor_name, action, entity, entity_id, before::text AS before, after::text AS after," \
+    " refs::text AS refs, recorded_at"
+
+
+async def entries(
+    conn: asyncpg.Connection,
+    *,
+    entity: str | None,
+    entity_id: str | None,
+    actor_id: str | None = None,
+    after_id: int = 0,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """Oldest first; ``after_id`` pages on (pass the last ``id`` seen)."""
+    rows = await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM audit_log
+             WHERE ($1::text IS NULL OR entity = $1) AND ($2::text IS NULL OR entity_id = $2)
+               AND ($3::text IS NULL OR actor_id = $3) AND id > $4
+             ORDER BY id LIMIT $5""",
+        entity,
+        entity_id,
+        actor_id,
+        after_id,
+        max(1, min(limit, MAX_LIMIT)),
+    )
+    return [entry_view(r) for r in rows]
+
+
+async def annotation_history(conn: asyncpg.Connection, ref: str) -> list[dict[str, Any]]:
+    """Every change of the annotation of an item, given the item id or the id of one of its tasks."""
+    rows = await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM audit_log
+             WHERE entity = 'annotation' AND entity_id = coalesce(
+                   (SELECT entity_id FROM audit_log
+                     WHERE entity = 'annotation' AND refs ->> 'task_id' = $1 ORDER BY id LIMIT 1), $1)
+             ORDER BY at, id""",
+        ref,
+    )
+    return [entry_view(r) for r in rows]
+
+
+async def latest_after(conn: asyncpg.Connection, entity: str, entity_id: str) -> Any:
+    """The state the last recorded change left ``entity`` in (None when there is none)."""
+    raw = await conn.fetchval(
+        "SELECT after::text FROM audit_log WHERE entity = $1 AND entity_id = $2 ORDER BY id DESC LIMIT 1",
+        entity,
+        entity_id,
+    )
+    return None if raw is None else json.loads(raw)

@@ -1,0 +1,144 @@
+"""Annotation changes, from the events the orchestrator and qa publish, into the audit log.
+
+Annotations are written by other services (the orchestrator stores submissions, qa stores consensus, review
+corrections, adjudications and rejections), each committing its change and the event that describes it in one
+transaction (outbox). This consumer (group ``annotary-annotation-api``) writes one audit row per change in the
+same transaction as the inbox row of the event, so every committed change gets exactly one audit row, even when
+events are delivered or published twice.
+
+The annotation of an item is the audited entity (``entity_id`` = item id; ``refs.task_id`` names the task):
+- ``submit``: an annotator's result (``after``), ``before`` = where the item stood before this round (the
+  rejected round's outcome, or null);
+- ``accept`` (by consensus or a reviewer) or ``correct`` (a reviewer's own result): ``before`` = the round's
+  submissions, ``after`` = the accepted result;
+- ``reject``: ``before`` = the round's submissions, ``after`` = the rejection with the reviewer's feedback;
+- ``relabel``: an accepted annotation rewritten by a label schema migration (qa publishes it again; the manager's
+  schema change itself is the ``schema`` entry of the project).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from annotary.events.v1 import events_pb2
+from annotary_annotation_api.service_layer import audit, users
+from annotary_common import topics
+from annotary_common.bus import Consumer
+from annotary_common.events import Event
+
+OUTCOMES = ("accept", "correct", "reject", "relabel")
+
+
+def _result(text: str) -> Any:
+    try:
+        return json.loads(text) if text else None
+    except json.JSONDecodeError:
+        return {"unparsed": text}
+
+
+def _when(ts: Timestamp) -> datetime | None:
+    return ts.ToDatetime(tzinfo=UTC) if ts.seconds or ts.nanos else None
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _submissions(subs: Any) -> list[dict[str, Any]]:
+    return [{"task_id": s.task_id, "annotator_id": s.annotator_id, "result": _result(s.result_json)} for s in subs]
+
+
+async def _prior_outcome(conn: asyncpg.Connection, item_id: str) -> Any:
+    raw = await conn.fetchval(
+        "SELECT after::text FROM audit_log WHERE entity = 'annotation' AND entity_id = $1 AND action = ANY($2)"
+        " ORDER BY id DESC LIMIT 1",
+        item_id, list(OUTCOMES),
+    )
+    return None if raw is None else json.loads(raw)
+
+
+async def _round_submissions(conn: asyncpg.Connection, item_id: str, round_: int) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT refs ->> 'task_id' AS task_id, actor_id, after::text AS after FROM audit_log"
+        " WHERE entity = 'annotation' AND entity_id = $1 AND action = 'submit' AND (refs ->> 'round')::int = $2"
+        " ORDER BY id",
+        item_id, round_,
+    )
+    return [{"task_id": r["task_id"], "annotator_id": r["actor_id"], "result": json.loads(r["after"])["result"]}
+            for r in rows]
+
+
+async def on_task_submitted(conn: asyncpg.Connection, event: Event) -> None:
+    msg = event.payload
+    assert isinstance(msg, events_pb2.TaskSubmitted)
+    item_id = msg.item.item_id
+    before = await _prior_outcome(conn, item_id)
+    names = await users.usernames(conn, [s.annotator_id for s in msg.submissions])
+    for s in msg.submissions:
+        await audit.record(
+            conn, actor_id=s.annotator_id, actor_name=names.get(s.annotator_id), action="submit",
+            entity="annotation", entity_id=item_id, before=before,
+            after={"result": _result(s.result_json), "round": msg.round, "lead_time_ms": s.lead_time_ms},
+            refs={"task_id": s.task_id, "round": msg.round, "project_id": msg.item.project_id,
+                  "gold": msg.is_gold, "schema_version": s.schema_version, "event_id": event.event_id},
+            at=_when(s.submitted_at) or _when(event.envelope.occurred_at),
+        )
+
+
+async def on_annotation_accepted(conn: asyncpg.Connection, event: Event) -> None:
+    msg = event.payload
+    assert isinstance(msg, events_pb2.AnnotationAccepted)
+    item_id = msg.item.item_id
+    final = _result(msg.result_json)
+    earlier = await conn.fetchval(
+        "SELECT after::text FROM audit_log WHERE entity = 'annotation' AND entity_id = $1"
+        " AND action IN ('accept', 'correct', 'relabel') AND (refs ->> 'round')::int = $2 ORDER BY id DESC LIMIT 1",
+        item_id, msg.round,
+    )
+    if earlier is not None:  # accepted before: qa re-published it after a label schema migration
+        await audit.record(
+            conn, actor_id="schema-migration", actor_name=None, action="relabel", entity="annotation",
+            entity_id=item_id, before=json.loads(earlier),
+            after={"result": final, "round": msg.round, "schema_version": msg.schema_version},
+            refs={"round": msg.round, "project_id": msg.item.project_id, "event_id": event.event_id},
+            at=_when(event.envelope.occurred_at),
+        )
+        return
+    submissions = _submissions(msg.submissions) or await _round_submissions(conn, item_id, msg.round)
+    decided_by = msg.decided_by or "consensus"
+    own = decided_by != "consensus" and all(_canonical(s["result"]) != _canonical(final) for s in submissions)
+    names = await users.usernames(conn, [decided_by])
+    await audit.record(
+        conn, actor_id=decided_by, actor_name=names.get(decided_by), action="correct" if own else "accept",
+        entity="annotation", entity_id=item_id, before={"submissions": submissions},
+        after={"result": final, "round": msg.round, "decided_by": decided_by, "agreement": msg.agreement,
+               "agreement_metric": msg.agreement_metric},
+        refs={"round": msg.round, "project_id": msg.item.project_id, "event_id": event.event_id},
+        at=_when(event.envelope.occurred_at),
+    )
+
+
+async def on_annotation_rejected(conn: asyncpg.Connection, event: Event) -> None:
+    msg = event.payload
+    assert isinstance(msg, events_pb2.AnnotationRejected)
+    item_id = msg.item.item_id
+    names = await users.usernames(conn, [msg.reviewer_id])
+    await audit.record(
+        conn, actor_id=msg.reviewer_id or "qa", actor_name=names.get(msg.reviewer_id), action="reject",
+        entity="annotation", entity_id=item_id,
+        before={"submissions": await _round_submissions(conn, item_id, msg.round)},
+        after={"rejected": True, "feedback": msg.reason, "round": msg.round},
+        refs={"round": msg.round, "project_id": msg.item.project_id, "event_id": event.event_id},
+        at=_when(event.envelope.occurred_at),
+    )
+
+
+def subscribe(consumer: Consumer) -> None:
+    consumer.subscribe(topics.TASK_SUBMITTED, on_task_submitted)
+    consumer.subscribe(topics.ANNOTATION_ACCEPTED, on_annotation_accepted)
+    consumer.subscribe(topics.ANNOTATION_REJECTED, on_annotation_rejected)
