@@ -41,7 +41,14 @@ from annotary_preannotate.domain.flywheel import (
     majority_baseline,
     span_f1,
 )
-from annotary_preannotate.domain.plugin import Accepted, ItemPrediction, ModelPlugin, NotEnoughData, PredictItem
+from annotary_preannotate.domain.plugin import (
+    Accepted,
+    FitReport,
+    ItemPrediction,
+    ModelPlugin,
+    NotEnoughData,
+    PredictItem,
+)
 from annotary_preannotate.models import PLUGINS, REMOTE, load_plugin
 from annotary_preannotate.models.image_choice import ImageChoiceCNN
 from annotary_preannotate.models.ner_transformer import TransformerNER
@@ -238,32 +245,15 @@ class Worker:
         else:
             inc_eval = majority_baseline([r.value for r in train], truth)
         promoted = better(cand_eval, inc_eval)
-        key = f"{self.config.model_prefix}/{project_id}/{uuid.uuid4().hex}.npz"
-        await self.store.put(key, candidate.dumps())
         metrics: dict[str, Any] = {"metric": "accuracy", "candidate": cand_eval.as_dict(),
                                    "incumbent": inc_eval.as_dict(),
                                    "incumbent_kind": "model" if incumbent_version else "majority_baseline"}
-        training_data = {"labels": len(rows), "train_items": len(train), "heldout_items": len(heldout),
-                         "last_label_seq": max(r.seq for r in rows), "items_digest": lineage_digest(
-                             [r.item_id for r in train]), "classes": list(report.classes),
-                         "class_counts": report.details.get("class_counts", {}), "encoder": "all-MiniLM-L6-v2"}
-        async with self.pool.acquire() as conn, conn.transaction():
-            number = await registry.next_number(conn, project_id)
-            version = registry.version_name(TextChoiceClassifier.name, project_id, number)
-            candidate.model_version = version
-            await registry.record_trained(
-                conn, model_version=version, project_id=project_id, plugin=TextChoiceClassifier.name, number=number,
-                promoted=promoted, parent_version=incumbent_version, metrics=metrics,
-                training_items=report.training_items, heldout_items=len(heldout), training_data=training_data,
-                artifact_key=key)
-            await self._finish(conn, job_id, None)
-        self._models[version] = candidate
-        # The serving model's accuracy on this evaluation's held-out labels.
-        if promoted:
-            self._serving_accuracy(project_id, version, cand_eval.accuracy)
-        elif incumbent_version is not None:
-            self._serving_accuracy(project_id, incumbent_version, inc_eval.accuracy)
-        self.wake()
+        lineage = {"class_counts": report.details.get("class_counts", {}), "encoder": "all-MiniLM-L6-v2"}
+        version = await self._register(
+            project_id, job_id, candidate, report, promoted=promoted, incumbent_version=incumbent_version,
+            metrics=metrics, rows=rows, train=train, heldout=heldout, lineage=lineage,
+            artifact=(candidate.dumps(), "npz", "application/octet-stream"),
+            serving=(cand_eval.accuracy, inc_eval.accuracy))
         return f"{version} {'promoted' if promoted else 'rejected'}: accuracy {cand_eval.accuracy:.3f} vs " \
                f"{inc_eval.accuracy:.3f}"
 
@@ -295,29 +285,15 @@ class Worker:
         else:
             inc_eval = majority_baseline([r.value for r in train], truth)
         promoted = better(cand_eval, inc_eval)
-        key = f"{self.config.model_prefix}/{project_id}/{uuid.uuid4().hex}.npz"
-        await self.store.put(key, candidate.dumps())
         metrics: dict[str, Any] = {"metric": "accuracy", "candidate": cand_eval.as_dict(),
                                    "incumbent": inc_eval.as_dict(),
                                    "incumbent_kind": "model" if incumbent_version else "majority_baseline"}
-        training_data = {"labels": len(rows), "train_items": len(train), "heldout_items": len(heldout),
-                         "last_label_seq": max(r.seq for r in rows),
-                         "items_digest": lineage_digest([r.item_id for r in train]), "classes": list(report.classes),
-                         "class_counts": report.details.get("class_counts", {})}
-        async with self.pool.acquire() as conn, conn.transaction():
-            number = await registry.next_number(conn, project_id)
-            version = registry.version_name(ImageChoiceCNN.name, project_id, number)
-            candidate.model_version = version
-            await registry.record_trained(
-                conn, model_version=version, project_id=project_id, plugin=ImageChoiceCNN.name, number=number,
-                promoted=promoted, parent_version=incumbent_version, metrics=metrics,
-                training_items=report.training_items, heldout_items=len(heldout), training_data=training_data,
-                artifact_key=key)
-            await self._finish(conn, job_id, None)
-        self._models[version] = candidate
-        self._serving_accuracy(project_id, version if promoted else (incumbent_version or version),
-                               cand_eval.accuracy if promoted else inc_eval.accuracy)
-        self.wake()
+        version = await self._register(
+            project_id, job_id, candidate, report, promoted=promoted, incumbent_version=incumbent_version,
+            metrics=metrics, rows=rows, train=train, heldout=heldout,
+            lineage={"class_counts": report.details.get("class_counts", {})},
+            artifact=(candidate.dumps(), "npz", "application/octet-stream"),
+            serving=(cand_eval.accuracy, inc_eval.accuracy))
         return f"{version} {'promoted' if promoted else 'rejected'}: accuracy {cand_eval.accuracy:.3f} vs " \
                f"{inc_eval.accuracy:.3f}"
 
@@ -350,30 +326,48 @@ class Worker:
         else:
             inc_f1 = span_f1(truth, [[] for _ in heldout])  # the baseline: no spans at all
         promoted = cand_f1 > inc_f1
-        key = f"{self.config.model_prefix}/{project_id}/{uuid.uuid4().hex}.tar.gz"
-        await self.store.put(key, await asyncio.to_thread(candidate.dumps), "application/gzip")
         metrics: dict[str, Any] = {"metric": "span_f1", "candidate": {"span_f1": cand_f1, "items": len(heldout)},
                                    "incumbent": {"span_f1": inc_f1, "items": len(heldout)},
                                    "incumbent_kind": "model" if incumbent_version else "no_spans_baseline"}
+        version = await self._register(
+            project_id, job_id, candidate, report, promoted=promoted, incumbent_version=incumbent_version,
+            metrics=metrics, rows=rows, train=train, heldout=heldout,
+            lineage={"base": report.details.get("base"), "epochs": report.details.get("epochs")},
+            artifact=(await asyncio.to_thread(candidate.dumps), "tar.gz", "application/gzip"),
+            serving=(cand_f1, inc_f1))
+        return f"{version} {'promoted' if promoted else 'rejected'}: span F1 {cand_f1:.3f} vs {inc_f1:.3f}"
+
+    async def _register(self, project_id: str, job_id: int, candidate: ModelPlugin, report: FitReport, *,
+                        promoted: bool, incumbent_version: str | None, metrics: dict[str, Any],
+                        rows: Sequence[flywheel.LabeledRow], train: Sequence[flywheel.LabeledRow],
+                        heldout: Sequence[flywheel.LabeledRow], lineage: dict[str, Any],
+                        artifact: tuple[bytes, str, str], serving: tuple[float, float]) -> str:
+        """Store a trained candidate's weights, register it with its lineage (serving it when promoted), finish
+        the job, and set the serving model's held-out figure (``serving``: candidate's, incumbent's)."""
+        data, suffix, content_type = artifact
+        key = f"{self.config.model_prefix}/{project_id}/{uuid.uuid4().hex}.{suffix}"
+        await self.store.put(key, data, content_type)
         training_data = {"labels": len(rows), "train_items": len(train), "heldout_items": len(heldout),
                          "last_label_seq": max(r.seq for r in rows),
                          "items_digest": lineage_digest([r.item_id for r in train]), "classes": list(report.classes),
-                         "base": report.details.get("base"), "epochs": report.details.get("epochs")}
+                         **lineage}
         async with self.pool.acquire() as conn, conn.transaction():
             number = await registry.next_number(conn, project_id)
-            version = registry.version_name(TransformerNER.name, project_id, number)
+            version = registry.version_name(candidate.name, project_id, number)
             candidate.model_version = version
             await registry.record_trained(
-                conn, model_version=version, project_id=project_id, plugin=TransformerNER.name, number=number,
+                conn, model_version=version, project_id=project_id, plugin=candidate.name, number=number,
                 promoted=promoted, parent_version=incumbent_version, metrics=metrics,
                 training_items=report.training_items, heldout_items=len(heldout), training_data=training_data,
                 artifact_key=key)
             await self._finish(conn, job_id, None)
         self._models[version] = candidate
-        self._serving_accuracy(project_id, version if promoted else (incumbent_version or version),
-                               cand_f1 if promoted else inc_f1)
+        if promoted:
+            self._serving_accuracy(project_id, version, serving[0])
+        elif incumbent_version is not None:
+            self._serving_accuracy(project_id, incumbent_version, serving[1])
         self.wake()
-        return f"{version} {'promoted' if promoted else 'rejected'}: span F1 {cand_f1:.3f} vs {inc_f1:.3f}"
+        return version
 
     def _serving_accuracy(self, project_id: str, model_version: str, accuracy: float) -> None:
         previous = self._accuracy_label.get(project_id)
