@@ -11,7 +11,7 @@ WEB    := services/annotation-api/web
 PACKAGES := libs/annotary-proto libs/annotary-common libs/annotary-cli \
             services/ingest services/orchestrator services/annotation-api services/qa services/preannotate services/export
 
-.PHONY: help install web browser radosgw lsml up test test-unit test-integration proto proto-check lint clean
+.PHONY: help install web browser radosgw lsml chaos up test test-unit test-integration proto proto-check lint clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}'
@@ -75,11 +75,14 @@ test-unit: install lsml ## unit and component tests of libs and services
 	$(PY) -m pytest libs services tests/deploy
 
 test-integration: install web browser radosgw ## the whole stack on real Postgres, Kafka-protocol broker and S3 API
-	$(PY) -m pytest tests/integration
+	$(PY) -m pytest tests/integration -m "not chaos"
 
 test: install lsml web browser radosgw proto-check lint ## everything: generated code, lint, unit, deploy and integration tests
 	cd $(WEB) && npm test --silent
-	$(PY) -m pytest libs services tests
+	$(PY) -m pytest libs services tests -m "not chaos"
+
+chaos: install ## the reduced chaos run (kills, broker and Postgres restarts); the full size is in make bench
+	$(PY) -m pytest tests/integration/test_chaos.py -m chaos -q
 
 .PHONY: bench
 BENCH_EXTRA ?= bench.ui bench.export_bench bench.preannotate_throughput bench.label_efficiency bench.chaos

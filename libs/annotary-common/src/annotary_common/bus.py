@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from opentelemetry import trace
@@ -50,6 +50,14 @@ async def apply_once(pool: asyncpg.Pool, consumer: str, event: Event, handler: H
             await handler(conn, event)
     apply_deferred(metric_updates)
     return True
+
+
+async def _settle(action: Callable[[], Awaitable[None]], what: str) -> None:
+    try:
+        await action()
+    except KafkaError as exc:
+        log.warning(f"offset {what} failed; the message may be taken again (the inbox drops a repeat)",
+                    extra={"error": repr(exc)})
 
 
 class PermanentError(Exception):
@@ -90,7 +98,10 @@ def consumer_timeouts(settings: CommonSettings) -> tuple[int, int, int | None]:
 
 def make_broker(settings: CommonSettings, service: str) -> KafkaBroker:
     return KafkaBroker(
-        settings.kafka_bootstrap, client_id=f"annotary-{service}", logger=logging.getLogger(f"faststream.{service}")
+        settings.kafka_bootstrap, client_id=f"annotary-{service}", logger=logging.getLogger(f"faststream.{service}"),
+        # Topics re-created after a broker lost them (the relay does that) are noticed within seconds, so the
+        # group rebalances onto them; at Kafka's default (5 min) consumers sat idle that long.
+        metadata_max_age_ms=5000,
     )
 
 
@@ -175,23 +186,31 @@ class Consumer:
             self.in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
             try:
-                if handler is None:
-                    await self._dead_letter(bytes(msg.body), msg, LookupError(f"no handler for topic {topic!r}"), 0)
-                    return
-                await self._handle(f"{self.group_id}:{topic}", msg, handler)
-            except Exception as exc:  # a failure outside the handler's retries (or of the dead-letter send):
-                await self._dead_letter(bytes(msg.body), msg, exc, 0)  # dead-letter it; failing again, rewind
+                try:
+                    if handler is None:
+                        error = LookupError(f"no handler for topic {topic!r}")
+                        await self._dead_letter(bytes(msg.body), msg, error, 0)
+                    else:
+                        await self._handle(f"{self.group_id}:{topic}", msg, handler)
+                except Exception as exc:  # a failure outside the handler's retries: dead-letter it
+                    await self._dead_letter(bytes(msg.body), msg, exc, 0)
+            except Exception:  # even the dead-letter send failed (the broker away): rewind, take it again
+                log.exception("dead-lettering failed; rewinding so the message is taken again")
+                await _settle(msg.nack, "rewind")
+                return
             finally:
                 self.in_flight -= 1
+            await _settle(msg.ack, "commit")
 
         session_ms, heartbeat_ms, rebalance_ms = consumer_timeouts(self._settings)
         self._broker.subscriber(
             *handlers,
             group_id=self.group_id,
             auto_offset_reset="earliest",
-            # Commit after handling; when even dead-lettering fails (the broker away), rewind instead of
-            # committing, so the message is taken again and never lost.
-            ack_policy=AckPolicy.NACK_ON_ERROR,
+            # Committed by on_message after handling (rewound when even dead-lettering fails, so the message is
+            # taken again and never lost). Manual, so that a commit refused after a rebalance (a broker restart)
+            # is logged instead of ending the consume loop: the message may come again and the inbox drops it.
+            ack_policy=AckPolicy.MANUAL,
             fetch_max_bytes=self._fetch_max_bytes,
             max_partition_fetch_bytes=self._partition_fetch_bytes,
             session_timeout_ms=session_ms,
