@@ -1,6 +1,7 @@
 """Model routes (docs/rest-api.md "Models"): a project's model versions with their lineage, manual promotion,
 and connecting a model served elsewhere (a Label Studio ML backend or an OpenAI-compatible chat endpoint).
-preannotate owns the registry; these routes call it over gRPC."""
+preannotate owns the registry; these routes call it over gRPC. Who may call them is the access table's
+(domain/access.py, enforced before the handler), not a check here."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from annotary.preannotate.v1 import preannotate_pb2
-from annotary_annotation_api.entrypoints.datasets import _manager, _project, _ts
+from annotary_annotation_api.entrypoints.datasets import _project, _ts
 from annotary_annotation_api.service_layer.users import User
 
 if TYPE_CHECKING:
@@ -58,7 +59,6 @@ def version_view(v: preannotate_pb2.ModelVersion) -> dict[str, Any]:
 
 @router.get("/projects/{project_id}/models")
 async def list_models(project_id: str, request: Request, user: ModelUser) -> list[dict[str, Any]]:
-    _manager(user)
     deps = _deps(request)
     await _project(deps, project_id)
     reply = await deps.clients.preannotate.ListModelVersions(
@@ -69,7 +69,6 @@ async def list_models(project_id: str, request: Request, user: ModelUser) -> lis
 @router.post("/projects/{project_id}/models/promote")
 async def promote_model(project_id: str, body: PromoteIn, request: Request, user: ModelUser) -> dict[str, Any]:
     """Make a registered version the serving one (the queue is re-predicted and re-scored with it)."""
-    _manager(user)
     deps = _deps(request)
     await _project(deps, project_id)
     reply = await deps.clients.preannotate.PromoteModelVersion(
@@ -82,7 +81,6 @@ async def promote_model(project_id: str, body: PromoteIn, request: Request, user
 async def connect_model(project_id: str, body: ConnectIn, request: Request, user: ModelUser) -> dict[str, Any]:
     """Check the model answers (health, setup), register it as the project's next version and serve it: new
     items get its pre-labels and uncertainty scores."""
-    _manager(user)
     deps = _deps(request)
     project = await _project(deps, project_id)
     schema = project["schema"] if isinstance(project["schema"], str) else json.dumps(project["schema"])
