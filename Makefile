@@ -75,14 +75,14 @@ test-unit: install lsml ## unit and component tests of libs and services
 	$(PY) -m pytest libs services tests/deploy
 
 test-integration: install web browser radosgw ## the whole stack on real Postgres, Kafka-protocol broker and S3 API
-	$(PY) -m pytest tests/integration -m "not chaos"
+	$(PY) -m pytest tests/integration
 
 test: install lsml web browser radosgw proto-check lint ## everything: generated code, lint, unit, deploy and integration tests
 	cd $(WEB) && npm test --silent
-	$(PY) -m pytest libs services tests -m "not chaos"
+	$(PY) -m pytest libs services tests
 
-chaos: install ## the reduced chaos run (kills, broker and Postgres restarts); the full size is in make bench
-	$(PY) -m pytest tests/integration/test_chaos.py -m chaos -q
+chaos: install ## the reduced chaos run alone (make test runs it too); the full size is in make bench
+	$(PY) -m pytest tests/integration/test_chaos.py -q
 
 .PHONY: bench
 BENCH_EXTRA ?= bench.ui bench.export_bench bench.preannotate_throughput bench.label_efficiency bench.chaos

@@ -20,8 +20,6 @@ from annotary_cli.chaos import ChaosConfig, run_chaos
 from annotary_cli.stack import SERVICES
 
 
-# Out of `make test` until the set-up's broker switch (s3:// -> memory://) recovers reliably: on the final code the
-# orchestrator stopped consuming after it in 3 runs of 3 (issue 10 stays open); `make chaos` runs it.
 @pytest.mark.chaos
 def test_chaos_reduced(tmp_path: Path) -> None:
     config = ChaosConfig(

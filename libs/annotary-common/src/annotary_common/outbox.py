@@ -11,9 +11,16 @@ at or below it means the log was lost. While idle, the relay also asks the broke
 those partitions (``bootstrap_servers`` given): an end below the first offset of the latest batch
 it sent there means the same (not the highest acknowledged: some brokers, Tansu among them, report
 the end of a log as the first offset of its last record batch).
-The relay then publishes again every row it still holds (the retention window) and starts a new
-record of offsets; consumers drop what they had through their inbox. A relay that fails (Postgres
-or the broker away) starts over after a pause.
+The relay then publishes again every row it still holds (the retention window), the batch that
+showed the loss included, and starts a new record of offsets; consumers drop what they had through
+their inbox. A relay that fails (Postgres or the broker away) starts over after a pause.
+
+Before each batch the relay checks (one metadata request, which never auto-creates) that the batch's
+topics exist; a topic missing means the broker lost its metadata: the relay has the topics created
+(``on_broker_reset``) and waits ``settle_s`` before it publishes. A broker restarted on empty storage
+may accept records for a topic nobody created yet (Tansu does), and a later creation resets that
+topic's offsets under records it acknowledged, so they are never served: publishing only into
+created topics is what keeps an acknowledged record readable.
 """
 
 from __future__ import annotations
@@ -65,6 +72,7 @@ class OutboxRelay:
         retry_s: float = 1.0,
         bootstrap_servers: str | None = None,
         probe_interval_s: float = 2.0,
+        settle_s: float = 1.0,
         on_broker_reset: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._pool = pool
@@ -76,6 +84,7 @@ class OutboxRelay:
         self._retry_s = retry_s
         self._bootstrap_servers = bootstrap_servers
         self._probe_interval_s = probe_interval_s
+        self._settle_s = settle_s
         self._probe: AIOKafkaConsumer | None = None
         self._on_broker_reset = on_broker_reset
         self._wake = asyncio.Event()
@@ -141,6 +150,7 @@ class OutboxRelay:
             )
             if not rows:
                 return 0
+            await self._await_topics({row["topic"] for row in rows})
             futures = [
                 await self._producer.send(row["topic"], value=bytes(row["envelope"]), key=row["key"].encode())
                 for row in rows
@@ -157,9 +167,10 @@ class OutboxRelay:
             async with conn.transaction():
                 await conn.execute("UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", ids)
                 if lost:
-                    # the broker's log restarted below offsets it acknowledged before: everything published before
-                    # this batch may be gone; queue it again (same event ids) and forget the old offsets
-                    await self._queue_again(conn, lost, before_id=min(ids))
+                    # the broker's log restarted below offsets it acknowledged before: everything published may be
+                    # gone, this batch too (a broker whose topic was re-created under it may not serve what it
+                    # just acknowledged); queue it all again (same event ids) and forget the old offsets
+                    await self._queue_again(conn, lost)
                     if self._on_broker_reset is not None:
                         await self._on_broker_reset()
                 await conn.executemany(
@@ -178,12 +189,37 @@ class OutboxRelay:
         PUBLISHED.labels(self._schema).inc(len(rows))
         return len(rows)
 
-    async def _queue_again(self, conn: asyncpg.Connection, lost: list[tuple[str, int]], before_id: int | None) -> None:
-        """Mark every published row (before ``before_id``) unpublished and forget the acknowledged offsets."""
-        status = await conn.execute(
-            "UPDATE outbox SET published_at = NULL WHERE published_at IS NOT NULL AND ($1::bigint IS NULL OR id < $1)",
-            before_id,
-        )
+    async def _probe_consumer(self) -> AIOKafkaConsumer | None:
+        if self._bootstrap_servers is None:
+            return None
+        if self._probe is None:
+            probe = AIOKafkaConsumer(bootstrap_servers=self._bootstrap_servers, group_id=None, enable_auto_commit=False)
+            await probe.start()
+            self._probe = probe
+        return self._probe
+
+    async def _await_topics(self, topics: set[str]) -> None:
+        """Return once every topic in ``topics`` exists on the broker (checked by a metadata request for all
+        topics, which creates none); a missing one is created through ``on_broker_reset`` and given
+        ``settle_s`` to settle. Raises (the relay starts over) when the broker cannot be asked."""
+        probe = await self._probe_consumer()
+        if probe is None or self._on_broker_reset is None:
+            return
+        present = await asyncio.wait_for(probe.topics(), self._probe_interval_s * 5)
+        missing = sorted(topics - present)
+        if not missing:
+            return
+        log.warning("topics missing on the broker; creating them before publishing",
+                    extra={"schema": self._schema, "missing_topics": missing})
+        await self._on_broker_reset()
+        await asyncio.sleep(self._settle_s)
+        present = await asyncio.wait_for(probe.topics(), self._probe_interval_s * 5)
+        if still := sorted(topics - present):
+            raise RuntimeError(f"topics {still} still missing on the broker after creating them")
+
+    async def _queue_again(self, conn: asyncpg.Connection, lost: list[tuple[str, int]]) -> None:
+        """Mark every published row unpublished and forget the acknowledged offsets."""
+        status = await conn.execute("UPDATE outbox SET published_at = NULL WHERE published_at IS NOT NULL")
         again = int(status.split()[-1])
         await conn.execute("DELETE FROM outbox_offsets")
         log.warning(
@@ -197,19 +233,15 @@ class OutboxRelay:
         below the first offset of the latest batch sent to a partition means it lost the log; a known topic
         missing means it lost its metadata (consumers subscribed to a topic that vanished stop making progress
         until it exists again): ``on_broker_reset`` (creating the topics) runs in both cases."""
-        if self._bootstrap_servers is None:
-            return
         try:
-            if self._probe is None:
-                self._probe = AIOKafkaConsumer(
-                    bootstrap_servers=self._bootstrap_servers, group_id=None, enable_auto_commit=False
-                )
-                await self._probe.start()
-            present = await asyncio.wait_for(self._probe.topics(), self._probe_interval_s * 2)
+            probe = await self._probe_consumer()
+            if probe is None:
+                return
+            present = await asyncio.wait_for(probe.topics(), self._probe_interval_s * 2)
             marks = dict(self._marks)
             ends = (
                 await asyncio.wait_for(
-                    self._probe.end_offsets([TopicPartition(t, p) for t, p in marks if t in present]),
+                    probe.end_offsets([TopicPartition(t, p) for t, p in marks if t in present]),
                     self._probe_interval_s * 2,
                 )
                 if marks
@@ -233,7 +265,7 @@ class OutboxRelay:
         if not lost:
             return
         async with self._pool.acquire() as conn, conn.transaction():
-            await self._queue_again(conn, lost, before_id=None)
+            await self._queue_again(conn, lost)
         self._acked, self._marks = {}, {}
         self._wake.set()
 
