@@ -15,9 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 
 from annotary_cli.infra import Managed, drop_database, ensure_database, start_broker, start_s3
 from annotary_cli.stack import Stack, StackConfig
+from tests.integration.chromium import CHROMIUM, FLAGS
 from tests.integration.client import Api
 from tests.integration.otlp import OtlpReceiver
 
@@ -92,6 +94,25 @@ def make_user(admin: Api):  # type: ignore[no-untyped-def]
         return Api(admin.base_url, reply.json()["token"])
 
     return make
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless, one per test module."""
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the browser tests save screenshots: ``ANNOTARY_SCREENSHOTS`` (docs/screenshots to refresh the docs'
+    pictures) or a temporary folder."""
+    target = os.environ.get("ANNOTARY_SCREENSHOTS")
+    folder = Path(target) if target else tmp_path_factory.mktemp("screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 @pytest.fixture()

@@ -8,23 +8,21 @@ from __future__ import annotations
 
 import io
 import math
-import os
 import statistics
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 from PIL import Image
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from annotary_cli.stack import Stack
 from tests.integration.client import Api
-from tests.integration.test_browser import CHROMIUM, FLAGS
 
 SCHEMA = {"modality": "text", "labels": [{"name": "PERSON"}, {"name": "ORG"}], "tools": ["span"]}
 NAMES = ["Ada Lovelace", "Alan Turing", "Grace Hopper", "Edsger Dijkstra", "Barbara Liskov", "Donald Knuth"]
@@ -285,20 +283,8 @@ def percent(x: float | None) -> str:
     return "–" if x is None else f"{x * 100:.1f}%"
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield browser
-        browser.close()
 
 
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    target = os.environ.get("ANNOTARY_SCREENSHOTS")
-    folder = Path(target) if target else tmp_path_factory.mktemp("screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def save(page: Page, path: Path) -> None:

@@ -18,10 +18,8 @@ from playwright.sync_api import Browser, expect
 
 from annotary_cli.stack import Stack
 from tests.integration.test_pipeline import wait_items
-from tests.integration.test_review_ui import box, browser, exported, shots, sign_in, wait_reviews, work_all
+from tests.integration.test_review_ui import box, exported, sign_in, wait_reviews, work_all
 from tests.integration.test_workspace_screenshots import snap
-
-__all__ = ["browser", "shots"]  # the fixtures, shared with test_review_ui
 
 TEXTS = [
     "What a wonderful little film, I laughed all the way through.",

@@ -8,20 +8,17 @@ workspace's editor: the adjudicated result is what is accepted and exported, onc
 from __future__ import annotations
 
 import json
-import os
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from annotary_cli.stack import Stack
 from tests.integration.client import Api
 from tests.integration.images import photo_crops
-from tests.integration.test_browser import CHROMIUM, FLAGS
 from tests.integration.test_pipeline import wait_items
 from tests.integration.test_workspace_screenshots import VIEWPORT, snap
 
@@ -33,20 +30,8 @@ SCHEMA: dict[str, Any] = {
 }
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield browser
-        browser.close()
 
 
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    target = os.environ.get("ANNOTARY_SCREENSHOTS")
-    folder = Path(target) if target else tmp_path_factory.mktemp("screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def sign_in(browser: Browser, stack: Stack, token: str) -> Page:

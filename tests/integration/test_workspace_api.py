@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from annotary_cli.stack import Stack
 from tests.integration.client import Api
-from tests.integration.test_browser import CHROMIUM, FLAGS
 from tests.integration.test_pipeline import wait_items
 from tests.integration.test_workspace_image import open_workspace, wait_ready
 
@@ -21,12 +18,6 @@ SCHEMA = {"modality": "text", "tools": ["span"], "labels": [{"name": "PER"}, {"n
 TEXT = "Ada Lovelace lived in London."
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield browser
-        browser.close()
 
 
 def text_project(manager: Api, texts: list[str], policy: dict[str, Any] | None = None) -> str:

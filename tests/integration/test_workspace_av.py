@@ -11,12 +11,10 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
 import struct
 import time
 import uuid
 import wave
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +22,12 @@ import av
 import numpy as np
 import pytest
 from PIL import Image
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from annotary_cli.stack import Stack
 from annotary_preannotate.domain.plugin import PredictItem
 from annotary_preannotate.models.energy_vad import EnergyVAD, decode_audio
-from tests.integration.test_browser import CHROMIUM, FLAGS, submitted_result
+from tests.integration.test_browser import submitted_result
 from tests.integration.test_pipeline import wait_items
 
 RATE = 16_000
@@ -66,21 +64,8 @@ def bar_webm() -> bytes:
     return out.getvalue()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        args = [*FLAGS, "--autoplay-policy=no-user-gesture-required"]
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=args)
-        yield browser
-        browser.close()
 
 
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    target = os.environ.get("ANNOTARY_SCREENSHOTS")
-    folder = Path(target) if target else tmp_path_factory.mktemp("screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def open_project(browser: Browser, stack: Stack, token: str, project: str) -> Page:

@@ -8,28 +8,20 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from pycocotools import mask as mask_utils
 
 from annotary_cli.stack import Stack
 from tests.integration.client import Api
 from tests.integration.images import photo_crops
-from tests.integration.test_browser import CHROMIUM, FLAGS, submitted_result
+from tests.integration.test_browser import submitted_result
 from tests.integration.test_pipeline import wait_items
 
 W, H = 400, 280
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield browser
-        browser.close()
 
 
 def open_workspace(browser: Browser, stack: Stack, token: str, project: str, page: Page | None = None) -> Page:

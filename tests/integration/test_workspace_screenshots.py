@@ -8,21 +8,17 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from PIL import Image, ImageStat
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from annotary_cli.demo import skimage_data_dir
 from annotary_cli.stack import Stack
 from tests.integration.client import Api
-from tests.integration.test_browser import CHROMIUM, FLAGS
 from tests.integration.test_pipeline import wait_items
 from tests.integration.test_workspace_image import Canvas, import_images, markers, open_workspace, wait_ready
 from tests.integration.test_workspace_text import click_word, long_spans, long_text, word_box
@@ -30,20 +26,8 @@ from tests.integration.test_workspace_text import click_word, long_spans, long_t
 VIEWPORT = {"width": 1440, "height": 900}
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield browser
-        browser.close()
 
 
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    target = os.environ.get("ANNOTARY_SCREENSHOTS")
-    folder = Path(target) if target else tmp_path_factory.mktemp("screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def snap(page: Page, folder: Path, name: str) -> Image.Image:

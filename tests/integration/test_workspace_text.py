@@ -9,14 +9,12 @@ from __future__ import annotations
 import random
 import re
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from annotary_cli.stack import Stack
-from tests.integration.test_browser import CHROMIUM, FLAGS, submitted_result
+from tests.integration.test_browser import submitted_result
 from tests.integration.test_pipeline import wait_items
 from tests.integration.test_workspace_image import held, open_workspace, wait_ready
 
@@ -36,14 +34,6 @@ SCHEMA: dict[str, Any] = {
     "guidelines": 'People are PER.\n\n```example\n{"text": "Ada met Bob.", "result": '
     '[{"type": "span", "label": "PER", "start": 0, "end": 3}]}\n```\n',
 }
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield browser
-        browser.close()
 
 
 def word_box(page: Page, word: str) -> dict[str, float]:

@@ -7,7 +7,6 @@ http.py hands to :func:`import_foreign_items`). Export and ingest own the data; 
 from __future__ import annotations
 
 import json
-import uuid
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -18,8 +17,8 @@ from annotary.export.v1 import export_pb2
 from annotary.ingest.v1 import ingest_pb2
 from annotary_annotation_api.domain.roles import Role, at_least
 from annotary_annotation_api.entrypoints.errors import ApiError
+from annotary_annotation_api.entrypoints.lookups import parse_id, project_row, proto_time
 from annotary_annotation_api.entrypoints.security import record_export, record_webhook
-from annotary_annotation_api.service_layer import projects
 from annotary_annotation_api.service_layer.users import User
 
 if TYPE_CHECKING:
@@ -75,25 +74,6 @@ def _manager(user: User) -> None:
         raise ApiError(403, f"this needs the {Role.MANAGER.value} role or above; you are {user.role.value}")
 
 
-def _uuid(value: str, name: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except ValueError as exc:
-        raise ApiError(404, f"{name} {value!r} not found") from exc
-
-
-async def _project(deps: Deps, project_id: str) -> Any:
-    async with deps.pool.acquire() as conn:
-        row = await projects.get_project(conn, _uuid(project_id, "project"))
-    if row is None:
-        raise ApiError(404, f"project {project_id} not found")
-    return row
-
-
-def _ts(message: Any, name: str) -> str | None:
-    return message.__getattribute__(name).ToDatetime().isoformat() + "Z" if message.HasField(name) else None
-
-
 def version_view(e: export_pb2.Export) -> dict[str, Any]:
     done = e.status == "done"
     return {
@@ -102,8 +82,8 @@ def version_view(e: export_pb2.Export) -> dict[str, Any]:
         "item_count": e.item_count, "annotation_count": e.annotation_count, "byte_size": e.byte_size,
         "progress": {"items_done": e.items_done, "items_total": e.items_total,
                      "fraction": (e.items_done / e.items_total) if e.items_total else (1.0 if done else 0.0)},
-        "error": e.error or None, "file_name": e.file_name or None, "created_at": _ts(e, "created_at"),
-        "finished_at": _ts(e, "finished_at"),
+        "error": e.error or None, "file_name": e.file_name or None, "created_at": proto_time(e, "created_at"),
+        "finished_at": proto_time(e, "finished_at"),
         "download_url": f"/api/v1/exports/{e.export_id}/download" if done else None,
         "manifest_url": f"/api/v1/exports/{e.export_id}/manifest" if done and e.manifest_key else None,
     }
@@ -111,7 +91,7 @@ def version_view(e: export_pb2.Export) -> dict[str, Any]:
 
 def webhook_view(w: export_pb2.Webhook) -> dict[str, Any]:
     view: dict[str, Any] = {"id": w.webhook_id, "project_id": w.project_id, "url": w.url,
-                            "events": list(w.event_types), "created_at": _ts(w, "created_at")}
+                            "events": list(w.event_types), "created_at": proto_time(w, "created_at")}
     if w.secret:
         view["secret"] = w.secret  # shown once, at creation
     return view
@@ -152,7 +132,7 @@ async def import_foreign_items(deps: Deps, project_id: str, fmt: str, request: R
 async def list_versions(project_id: str, request: Request, user: DatasetUser) -> list[dict[str, Any]]:
     _manager(user)
     deps = _deps(request)
-    await _project(deps, project_id)
+    await project_row(deps, project_id)
     reply = await deps.clients.export.ListVersions(export_pb2.ListVersionsRequest(project_id=project_id),
                                                    timeout=deps.clients.timeout_s)
     return [version_view(e) for e in reply.exports]
@@ -165,9 +145,9 @@ async def create_version(project_id: str, body: VersionIn, request: Request, use
     if body.format not in EXPORT_FORMATS:
         raise ApiError(422, f"format: {body.format!r} is not supported (supported: {', '.join(EXPORT_FORMATS)})")
     deps = _deps(request)
-    project = await _project(deps, project_id)
+    project = await project_row(deps, project_id)
     if body.since:
-        _uuid(body.since, "export")
+        parse_id(body.since, "export")
     reply = await deps.clients.export.CreateExport(
         export_pb2.CreateExportRequest(project_id=project_id, format=body.format, schema_json=project["schema"],
                                        project_name=project["name"], since_export_id=body.since or ""),
@@ -178,7 +158,7 @@ async def create_version(project_id: str, body: VersionIn, request: Request, use
 
 
 async def _export(deps: Deps, export_id: str) -> export_pb2.Export:
-    _uuid(export_id, "export")
+    parse_id(export_id, "export")
     result: export_pb2.Export = await deps.clients.export.GetExport(
         export_pb2.GetExportRequest(export_id=export_id), timeout=deps.clients.timeout_s)
     return result
@@ -209,7 +189,7 @@ async def create_webhook(project_id: str, body: WebhookIn, request: Request, use
         raise ApiError(422, f"events: {unknown[0] if unknown else '[]'!r} is not supported "
                             f"(supported: {', '.join(WEBHOOK_EVENTS)})")
     deps = _deps(request)
-    await _project(deps, project_id)
+    await project_row(deps, project_id)
     reply = await deps.clients.export.CreateWebhook(
         export_pb2.CreateWebhookRequest(project_id=project_id, url=body.url, event_types=body.events,
                                         secret=body.secret), timeout=deps.clients.timeout_s)
@@ -222,7 +202,7 @@ async def create_webhook(project_id: str, body: WebhookIn, request: Request, use
 async def list_webhooks(project_id: str, request: Request, user: DatasetUser) -> list[dict[str, Any]]:
     _manager(user)
     deps = _deps(request)
-    await _project(deps, project_id)
+    await project_row(deps, project_id)
     reply = await deps.clients.export.ListWebhooks(export_pb2.ListWebhooksRequest(project_id=project_id),
                                                    timeout=deps.clients.timeout_s)
     return [webhook_view(w) for w in reply.webhooks]
@@ -232,8 +212,8 @@ async def list_webhooks(project_id: str, request: Request, user: DatasetUser) ->
 async def delete_webhook(project_id: str, webhook_id: str, request: Request, user: DatasetUser) -> Response:
     _manager(user)
     deps = _deps(request)
-    await _project(deps, project_id)
-    _uuid(webhook_id, "webhook")
+    await project_row(deps, project_id)
+    parse_id(webhook_id, "webhook")
     await deps.clients.export.DeleteWebhook(export_pb2.DeleteWebhookRequest(webhook_id=webhook_id),
                                             timeout=deps.clients.timeout_s)
     await record_webhook(deps, user, "delete", webhook_id, {"project_id": project_id, "deleted": True})
@@ -245,7 +225,7 @@ async def list_deliveries(webhook_id: str, request: Request, user: DatasetUser,
                           limit: int = 100) -> list[dict[str, Any]]:
     _manager(user)
     deps = _deps(request)
-    _uuid(webhook_id, "webhook")
+    parse_id(webhook_id, "webhook")
     reply = await deps.clients.export.ListDeliveries(
         export_pb2.ListDeliveriesRequest(webhook_id=webhook_id, limit=max(1, min(limit, 1000))),
         timeout=deps.clients.timeout_s)
@@ -262,7 +242,7 @@ async def sync_source(project_id: str, body: SyncIn, request: Request, user: Dat
     sync of that source (S3 ETag and size; a file's mtime and size)."""
     _manager(user)
     deps = _deps(request)
-    await _project(deps, project_id)
+    await project_row(deps, project_id)
     reply = await deps.clients.ingest.SyncSource(
         ingest_pb2.ImportSourceRequest(project_id=project_id, uri=body.uri), timeout=max(deps.clients.timeout_s, 600.0))
     return import_view(reply)
@@ -280,7 +260,7 @@ async def set_sync_schedule(project_id: str, body: ScheduleIn, request: Request,
     """Sync a source every ``interval_s`` seconds (the first run at once); setting it again changes the interval."""
     _manager(user)
     deps = _deps(request)
-    await _project(deps, project_id)
+    await project_row(deps, project_id)
     reply = await deps.clients.ingest.SetSyncSchedule(
         ingest_pb2.SetSyncScheduleRequest(project_id=project_id, uri=body.uri, interval_s=body.interval_s),
         timeout=max(deps.clients.timeout_s, 60.0))
@@ -291,7 +271,7 @@ async def set_sync_schedule(project_id: str, body: ScheduleIn, request: Request,
 async def list_sync_schedules(project_id: str, request: Request, user: DatasetUser) -> list[dict[str, Any]]:
     _manager(user)
     deps = _deps(request)
-    await _project(deps, project_id)
+    await project_row(deps, project_id)
     reply = await deps.clients.ingest.ListSyncSchedules(
         ingest_pb2.ListSyncSchedulesRequest(project_id=project_id), timeout=deps.clients.timeout_s)
     return [schedule_view(s) for s in reply.schedules]
@@ -302,7 +282,7 @@ async def clear_sync_schedule(project_id: str, uri: str, request: Request, user:
     """Stop syncing ``?uri=`` on a schedule (what it imported stays); 404 when it has no schedule."""
     _manager(user)
     deps = _deps(request)
-    await _project(deps, project_id)
+    await project_row(deps, project_id)
     reply = await deps.clients.ingest.ClearSyncSchedule(
         ingest_pb2.ImportSourceRequest(project_id=project_id, uri=uri), timeout=deps.clients.timeout_s)
     return schedule_view(reply)

@@ -6,7 +6,6 @@ import json
 import math
 import mimetypes
 import secrets
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +48,7 @@ from annotary_annotation_api.entrypoints.errors import (
     install_error_handlers,
     parse_json,
 )
+from annotary_annotation_api.entrypoints.lookups import parse_id, project_row
 from annotary_annotation_api.entrypoints.manage import router as manage_router
 from annotary_annotation_api.entrypoints.review import router as review_router
 from annotary_annotation_api.entrypoints.views import annotator_view, export_view, history_view, review_view, task_view
@@ -93,21 +93,11 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
         if not at_least(user.role, role):
             raise ApiError(403, f"this needs the {role.value} role or above; you are {user.role.value}")
 
-    def parse_uuid(value: str, name: str) -> uuid.UUID:
-        try:
-            return uuid.UUID(value)
-        except ValueError as exc:
-            raise ApiError(404, f"{name} {value!r} not found") from exc
-
     async def load_project(project_id: str) -> asyncpg.Record:
-        async with deps.pool.acquire() as conn:
-            row = await projects.get_project(conn, parse_uuid(project_id, "project"))
-        if row is None:
-            raise ApiError(404, f"project {project_id} not found")
-        return row
+        return await project_row(deps, project_id)
 
     async def load_task(task_id: str, user: User) -> orchestrator_pb2.Task:
-        parse_uuid(task_id, "task")
+        parse_id(task_id, "task")
         with security.task_not_found(task_id, user):
             reply = await deps.clients.orchestrator.GetTask(
                 orchestrator_pb2.GetTaskRequest(task_id=task_id), timeout=deps.clients.timeout_s
@@ -231,7 +221,7 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
         async with deps.pool.acquire() as conn:
             try:
                 return await projects.update_project(
-                    conn, deps.clients, parse_uuid(project_id, "project"), body, actor=user
+                    conn, deps.clients, parse_id(project_id, "project"), body, actor=user
                 )
             except projects.ProjectNotFound as exc:
                 raise ApiError(404, f"project {project_id} not found") from exc
@@ -276,7 +266,7 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
         await load_project(project_id)
         await deps.clients.qa.ReinstateAnnotator(
             qa_pb2.ReinstateAnnotatorRequest(
-                project_id=project_id, annotator_id=str(parse_uuid(annotator_id, "annotator")), actor=str(user.id)
+                project_id=project_id, annotator_id=str(parse_id(annotator_id, "annotator")), actor=str(user.id)
             ),
             timeout=deps.clients.timeout_s,
         )
@@ -287,7 +277,7 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
         """The item's audit trail: every transition with who, when, from, to and why."""
         require(user, Role.REVIEWER)
         reply = await deps.clients.orchestrator.GetItemHistory(
-            orchestrator_pb2.GetItemHistoryRequest(item_id=str(parse_uuid(item_id, "item"))),
+            orchestrator_pb2.GetItemHistoryRequest(item_id=str(parse_id(item_id, "item"))),
             timeout=deps.clients.timeout_s,
         )
         return [history_view(e) for e in reply.entries]
@@ -311,7 +301,7 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
         reply = await deps.clients.qa.SubmitReview(
             qa_pb2.SubmitReviewRequest(
                 project_id=project_id,
-                item_id=str(parse_uuid(item_id, "item")),
+                item_id=str(parse_id(item_id, "item")),
                 round=body.round,
                 decision=body.decision,
                 result_json=json.dumps(body.result) if body.result is not None else "",
@@ -346,7 +336,7 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
 
     @api.post("/tasks/{task_id}/submit")
     async def submit(task_id: str, body: SubmitIn, user: CurrentUser) -> dict[str, Any]:
-        parse_uuid(task_id, "task")
+        parse_id(task_id, "task")
         with security.task_not_found(task_id, user):
             task = (
                 await deps.clients.orchestrator.GetTask(
@@ -385,7 +375,7 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
         with security.task_not_found(task_id, user):
             await deps.clients.orchestrator.SkipTask(
                 orchestrator_pb2.SkipTaskRequest(
-                    task_id=str(parse_uuid(task_id, "task")), annotator_id=str(user.id),
+                    task_id=str(parse_id(task_id, "task")), annotator_id=str(user.id),
                     reason=body.reason if body else "",
                 ),
                 timeout=deps.clients.timeout_s,
@@ -396,7 +386,7 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
     async def heartbeat(task_id: str, user: CurrentUser) -> dict[str, Any]:
         with security.task_not_found(task_id, user):
             reply = await deps.clients.orchestrator.Heartbeat(
-                orchestrator_pb2.HeartbeatRequest(task_id=str(parse_uuid(task_id, "task")), annotator_id=str(user.id)),
+                orchestrator_pb2.HeartbeatRequest(task_id=str(parse_id(task_id, "task")), annotator_id=str(user.id)),
                 timeout=deps.clients.timeout_s,
             )
         return {"lease_expires_at": reply.lease_expires_at.ToDatetime().isoformat() + "Z"}
@@ -420,7 +410,7 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
     @api.get("/exports/{export_id}")
     async def get_export(export_id: str, user: CurrentUser) -> dict[str, Any]:
         require(user, Role.MANAGER)
-        parse_uuid(export_id, "export")
+        parse_id(export_id, "export")
         return export_view(
             await deps.clients.export.GetExport(
                 export_pb2.GetExportRequest(export_id=export_id), timeout=deps.clients.timeout_s
@@ -430,7 +420,7 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
     @api.get("/exports/{export_id}/download", response_model=None, responses=FILE_RESPONSES)
     async def download_export(export_id: str, user: CurrentUser) -> Response:
         require(user, Role.MANAGER)
-        parse_uuid(export_id, "export")
+        parse_id(export_id, "export")
         export = await deps.clients.export.GetExport(
             export_pb2.GetExportRequest(export_id=export_id), timeout=deps.clients.timeout_s
         )

@@ -13,6 +13,7 @@ from annotary.qa.v1 import qa_pb2
 from annotary_annotation_api.domain.models import LabelSchema, ProjectPatch
 from annotary_annotation_api.domain.roles import Role, at_least
 from annotary_annotation_api.entrypoints.errors import ApiError
+from annotary_annotation_api.entrypoints.lookups import parse_id, project_or_404
 from annotary_annotation_api.entrypoints.views import annotator_view
 from annotary_annotation_api.service_layer import audit, projects, schemas
 from annotary_annotation_api.service_layer.users import User
@@ -61,28 +62,13 @@ def _deps(request: Request) -> Deps:
     return deps
 
 
-def _uuid(value: str, name: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except ValueError as exc:
-        raise ApiError(404, f"{name} {value!r} not found") from exc
-
-
-async def _project(deps: Deps, project_id: str) -> dict[str, Any]:
-    async with deps.pool.acquire() as conn:
-        row = await projects.get_project(conn, _uuid(project_id, "project"))
-    if row is None:
-        raise ApiError(404, f"project {project_id} not found")
-    return projects.project_view(row)
-
-
 # -- schema versions and label migrations ------------------------------------------------------------------
 @router.get("/projects/{project_id}/schema/versions")
 async def schema_versions(project_id: str, request: Request, user: ManageUser) -> list[dict[str, Any]]:
     """Every version of the label schema, oldest first, with the label migrations into it."""
     require(user, Role.REVIEWER)
     deps = _deps(request)
-    await _project(deps, project_id)
+    await project_or_404(deps, project_id)
     async with deps.pool.acquire() as conn:
         return await schemas.versions(conn, uuid.UUID(project_id))
 
@@ -91,7 +77,7 @@ async def schema_versions(project_id: str, request: Request, user: ManageUser) -
 async def migrate(project_id: str, body: MigrateIn, request: Request, user: ManageUser) -> dict[str, Any]:
     require(user, Role.MANAGER)
     deps = _deps(request)
-    project = await _project(deps, project_id)
+    project = await project_or_404(deps, project_id)
     pid = uuid.UUID(project_id)
     current = int(project["schema_version"])
     if body.schema_ is not None:
@@ -156,7 +142,7 @@ async def people(project_id: str, request: Request, user: ManageUser) -> list[di
     """Every user with their role and, for those who worked in this project, their quality and pause state."""
     require(user, Role.MANAGER)
     deps = _deps(request)
-    await _project(deps, project_id)
+    await project_or_404(deps, project_id)
     reply = await deps.clients.qa.GetAnnotatorMetrics(
         qa_pb2.GetAnnotatorMetricsRequest(project_id=project_id), timeout=deps.clients.timeout_s
     )
@@ -187,11 +173,11 @@ async def pause(
 ) -> dict[str, Any]:
     require(user, Role.MANAGER)
     deps = _deps(request)
-    await _project(deps, project_id)
+    await project_or_404(deps, project_id)
     reply = await deps.clients.qa.PauseAnnotator(
         qa_pb2.PauseAnnotatorRequest(
             project_id=project_id,
-            annotator_id=str(_uuid(annotator_id, "annotator")),
+            annotator_id=str(parse_id(annotator_id, "annotator")),
             reason=body.reason,
             actor=str(user.id),
         ),
@@ -205,7 +191,7 @@ async def set_role(user_id: str, body: RoleIn, request: Request, user: ManageUse
     """Managers move people between annotator, reviewer and manager; only an admin grants or takes admin."""
     require(user, Role.MANAGER)
     deps = _deps(request)
-    uid = _uuid(user_id, "user")
+    uid = parse_id(user_id, "user")
     async with deps.pool.acquire() as conn, conn.transaction():
         row = await conn.fetchrow("SELECT id, username, role FROM users WHERE id = $1 FOR UPDATE", uid)
         if row is None:

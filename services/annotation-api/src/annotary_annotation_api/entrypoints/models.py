@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from annotary.preannotate.v1 import preannotate_pb2
-from annotary_annotation_api.entrypoints.datasets import _project, _ts
+from annotary_annotation_api.entrypoints.lookups import project_row, proto_time
 from annotary_annotation_api.service_layer.users import User
 
 if TYPE_CHECKING:
@@ -53,14 +53,14 @@ def version_view(v: preannotate_pb2.ModelVersion) -> dict[str, Any]:
         "parent_version": v.parent_version or None, "metrics": json.loads(v.metrics_json or "{}"),
         "training_items": v.training_items, "heldout_items": v.heldout_items,
         "lineage": json.loads(v.training_data_json or "{}"), "promoted_by": v.promoted_by or None,
-        "created_at": _ts(v, "created_at"), "promoted_at": _ts(v, "promoted_at"),
+        "created_at": proto_time(v, "created_at"), "promoted_at": proto_time(v, "promoted_at"),
     }
 
 
 @router.get("/projects/{project_id}/models")
 async def list_models(project_id: str, request: Request, user: ModelUser) -> list[dict[str, Any]]:
     deps = _deps(request)
-    await _project(deps, project_id)
+    await project_row(deps, project_id)
     reply = await deps.clients.preannotate.ListModelVersions(
         preannotate_pb2.ListModelVersionsRequest(project_id=project_id), timeout=deps.clients.timeout_s)
     return [version_view(v) for v in reply.versions]
@@ -70,7 +70,7 @@ async def list_models(project_id: str, request: Request, user: ModelUser) -> lis
 async def promote_model(project_id: str, body: PromoteIn, request: Request, user: ModelUser) -> dict[str, Any]:
     """Make a registered version the serving one (the queue is re-predicted and re-scored with it)."""
     deps = _deps(request)
-    await _project(deps, project_id)
+    await project_row(deps, project_id)
     reply = await deps.clients.preannotate.PromoteModelVersion(
         preannotate_pb2.PromoteModelVersionRequest(project_id=project_id, model_version=body.model_version,
                                                    actor=user.username), timeout=deps.clients.timeout_s)
@@ -82,7 +82,7 @@ async def connect_model(project_id: str, body: ConnectIn, request: Request, user
     """Check the model answers (health, setup), register it as the project's next version and serve it: new
     items get its pre-labels and uncertainty scores."""
     deps = _deps(request)
-    project = await _project(deps, project_id)
+    project = await project_row(deps, project_id)
     schema = project["schema"] if isinstance(project["schema"], str) else json.dumps(project["schema"])
     reply = await deps.clients.preannotate.ConnectModel(
         preannotate_pb2.ConnectModelRequest(project_id=project_id, plugin=body.plugin, url=body.url,

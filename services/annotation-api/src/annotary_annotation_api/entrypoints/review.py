@@ -15,8 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from annotary.qa.v1 import qa_pb2
 from annotary_annotation_api.domain.roles import Role, at_least
 from annotary_annotation_api.entrypoints.errors import ApiError
+from annotary_annotation_api.entrypoints.lookups import project_or_404
 from annotary_annotation_api.entrypoints.views import review_view
-from annotary_annotation_api.service_layer import projects, users
+from annotary_annotation_api.service_layer import users
 from annotary_annotation_api.service_layer.users import User
 
 if TYPE_CHECKING:
@@ -65,18 +66,6 @@ def _deps(request: Request) -> Deps:
     return deps
 
 
-async def _project(deps: Deps, project_id: str) -> dict[str, Any]:
-    try:
-        pid = uuid.UUID(project_id)
-    except ValueError as exc:
-        raise ApiError(404, f"project {project_id!r} not found") from exc
-    async with deps.pool.acquire() as conn:
-        row = await projects.get_project(conn, pid)
-    if row is None:
-        raise ApiError(404, f"project {project_id} not found")
-    return projects.project_view(row)
-
-
 async def _reviews(deps: Deps, project_id: str, limit: int) -> list[qa_pb2.ReviewItem]:
     reply = await deps.clients.qa.ListReviews(
         qa_pb2.ListReviewsRequest(project_id=project_id, limit=max(1, min(limit, 500))), timeout=deps.clients.timeout_s
@@ -89,7 +78,7 @@ async def review_queue(project_id: str, request: Request, user: ReviewUser, limi
     """Items waiting for a reviewer, oldest first, each with every annotator's version side by side."""
     require(user, Role.REVIEWER)
     deps = _deps(request)
-    project = await _project(deps, project_id)
+    project = await project_or_404(deps, project_id)
     reviews = await _reviews(deps, project_id, limit)
     async with deps.pool.acquire() as conn:
         names = await users.usernames(conn, [s.annotator_id for r in reviews for s in r.submissions])
@@ -111,7 +100,7 @@ async def review_queue(project_id: str, request: Request, user: ReviewUser, limi
 async def decide(project_id: str, item_id: str, body: DecisionIn, request: Request, user: ReviewUser) -> dict[str, Any]:
     require(user, Role.REVIEWER)
     deps = _deps(request)
-    await _project(deps, project_id)
+    await project_or_404(deps, project_id)
     try:
         uuid.UUID(item_id)
     except ValueError as exc:

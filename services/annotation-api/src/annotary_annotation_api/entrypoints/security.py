@@ -15,7 +15,6 @@ import hmac
 import json
 import mimetypes
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
@@ -30,6 +29,7 @@ from annotary.orchestrator.v1 import orchestrator_pb2
 from annotary_annotation_api.domain.roles import Role, at_least
 from annotary_annotation_api.entrypoints.access import authenticate
 from annotary_annotation_api.entrypoints.errors import FILE_RESPONSES, ApiError
+from annotary_annotation_api.entrypoints.lookups import parse_id
 from annotary_annotation_api.service_layer import audit, users
 from annotary_annotation_api.service_layer.users import User
 from annotary_common.storage import ObjectNotFound, S3ObjectStore
@@ -47,13 +47,6 @@ SecurityUser = Annotated[User, Depends(authenticate)]
 def _deps(request: Request) -> Deps:
     deps: Deps = request.app.state.deps
     return deps
-
-
-def _uuid(value: str, name: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except ValueError as exc:
-        raise ApiError(404, f"{name} {value} not found") from exc
 
 
 # -- one 404 for "not yours" and "does not exist" ------------------------------------------------------------
@@ -129,7 +122,7 @@ async def list_users(request: Request, user: SecurityUser) -> list[dict[str, Any
 
 @router.get("/users/{user_id}/tokens")
 async def user_tokens(user_id: str, request: Request, user: SecurityUser) -> list[dict[str, Any]]:
-    uid = _uuid(user_id, "user")
+    uid = parse_id(user_id, "user")
     async with _deps(request).pool.acquire() as conn:
         if await users.get_user(conn, uid) is None:
             raise ApiError(404, f"user {user_id} not found")
@@ -138,7 +131,7 @@ async def user_tokens(user_id: str, request: Request, user: SecurityUser) -> lis
 
 @router.post("/users/{user_id}/tokens", status_code=201)
 async def make_user_token(user_id: str, body: TokenIn, request: Request, user: SecurityUser) -> dict[str, Any]:
-    uid = _uuid(user_id, "user")
+    uid = parse_id(user_id, "user")
     async with _deps(request).pool.acquire() as conn:
         try:
             view, token = await users.create_token(conn, uid, body.name, body.expiry(), user)
@@ -150,7 +143,7 @@ async def make_user_token(user_id: str, body: TokenIn, request: Request, user: S
 @router.delete("/tokens/{token_id}")
 async def revoke_token(token_id: str, request: Request, user: SecurityUser) -> dict[str, Any]:
     """Revoke a token: the caller's own, or anyone's for an admin (others' answer 404, as unknown ids do)."""
-    tid = _uuid(token_id, "token")
+    tid = parse_id(token_id, "token")
     async with _deps(request).pool.acquire() as conn:
         owner = await users.token_owner(conn, tid)
         if owner is None or (owner != user.id and user.role != Role.ADMIN):
@@ -185,7 +178,7 @@ async def audit_log(
 async def annotation_history(annotation_id: str, request: Request, user: SecurityUser) -> dict[str, Any]:
     """Who changed this annotation, when, from what, to what. The annotation of an item is addressed by the item
     id or by the id of any of its tasks; each entry has the actor, the time, ``before`` and ``after``."""
-    _uuid(annotation_id, "annotation")
+    parse_id(annotation_id, "annotation")
     async with _deps(request).pool.acquire() as conn:
         changes = await audit.annotation_history(conn, annotation_id)
     if not changes:
@@ -246,7 +239,7 @@ async def media_link(task_id: str, request: Request, user: SecurityUser,
                      expires_in: ExpiresIn = LINK_DEFAULT_S) -> dict[str, Any]:
     """A link to the task's media that works without a token until it expires (for <img>/<video> tags, CDNs)."""
     deps = _deps(request)
-    _uuid(task_id, "task")
+    parse_id(task_id, "task")
     with task_not_found(task_id, user):
         task = (await deps.clients.orchestrator.GetTask(
             orchestrator_pb2.GetTaskRequest(task_id=task_id), timeout=deps.clients.timeout_s)).task
@@ -263,7 +256,7 @@ async def export_link(export_id: str, request: Request, user: SecurityUser,
                       expires_in: ExpiresIn = LINK_DEFAULT_S) -> dict[str, Any]:
     """A link to a finished export's file that works without a token until it expires."""
     deps = _deps(request)
-    _uuid(export_id, "export")
+    parse_id(export_id, "export")
     export = await deps.clients.export.GetExport(export_pb2.GetExportRequest(export_id=export_id),
                                                  timeout=deps.clients.timeout_s)
     if export.status != "done":
