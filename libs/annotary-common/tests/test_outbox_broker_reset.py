@@ -125,3 +125,26 @@ async def test_every_event_is_readable_after_the_broker_restarts_empty(
         await asyncio.gather(*tasks, return_exceptions=True)
         await producer.stop()
         broker.stop()
+
+
+async def test_read_back_counts_records_the_broker_does_not_serve(
+    settings: CommonSettings, pool: asyncpg.Pool
+) -> None:
+    """The check the relay runs after a sign of trouble: records at the acknowledged offsets, byte for byte."""
+    await ensure_topics(settings)
+    producer = make_producer(settings, "test")
+    await producer.start()
+    relay = OutboxRelay(pool, producer, SCHEMA, bootstrap_servers=settings.kafka_bootstrap, probe_interval_s=0.5)
+    try:
+        bodies = [f"event-{i}".encode() for i in range(3)]
+        metas = [await producer.send_and_wait(ITEM_INGESTED, value=body, key=b"k", partition=0) for body in bodies]
+        rows = [{"envelope": body} for body in bodies]
+        assert await relay._unserved(rows, metas) == 0  # type: ignore[arg-type]
+        shifted = [md._replace(offset=md.offset + 1) for md in metas]  # what a broker that reset its offsets gives
+        assert await relay._unserved(rows, shifted) == 3  # type: ignore[arg-type]
+        beyond = [md._replace(offset=md.offset + 100) for md in metas]  # acknowledged, never stored
+        assert await relay._unserved(rows, beyond) == 3  # type: ignore[arg-type]
+    finally:
+        if relay._probe is not None:
+            await relay._probe.stop()
+        await producer.stop()

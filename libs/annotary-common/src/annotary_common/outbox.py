@@ -18,9 +18,11 @@ their inbox. A relay that fails (Postgres or the broker away) starts over after 
 Before each batch the relay checks (one metadata request, which never auto-creates) that the batch's
 topics exist; a topic missing means the broker lost its metadata: the relay has the topics created
 (``on_broker_reset``) and waits ``settle_s`` before it publishes. A broker restarted on empty storage
-may accept records for a topic nobody created yet (Tansu does), and a later creation resets that
-topic's offsets under records it acknowledged, so they are never served: publishing only into
-created topics is what keeps an acknowledged record readable.
+may accept records for a topic nobody created yet (Tansu does), and a creation that runs while records
+arrive resets the topic's offsets under records it acknowledged, so they are never served. So for
+``verify_window_s`` after any sign of trouble (the relay starting or starting over, a loss seen, a
+topic missing) the relay reads each batch back at the offsets the broker gave it; a record that is not
+there, byte for byte, counts as a loss: everything is queued again after ``settle_s``.
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ class OutboxRelay:
         bootstrap_servers: str | None = None,
         probe_interval_s: float = 2.0,
         settle_s: float = 1.0,
+        verify_window_s: float = 30.0,
         on_broker_reset: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._pool = pool
@@ -85,6 +88,8 @@ class OutboxRelay:
         self._bootstrap_servers = bootstrap_servers
         self._probe_interval_s = probe_interval_s
         self._settle_s = settle_s
+        self._verify_window_s = verify_window_s
+        self._verify_until = 0.0  # loop time until which each batch is read back
         self._probe: AIOKafkaConsumer | None = None
         self._on_broker_reset = on_broker_reset
         self._wake = asyncio.Event()
@@ -116,6 +121,7 @@ class OutboxRelay:
             await self._load_offsets()
             cleanup_at = probe_at = 0.0
             loop = asyncio.get_running_loop()
+            self._verify_until = loop.time() + self._verify_window_s  # a new relay, maybe a new broker
             while True:
                 sent = await self.publish_batch()
                 if loop.time() >= cleanup_at:
@@ -156,6 +162,9 @@ class OutboxRelay:
                 for row in rows
             ]
             metas: list[RecordMetadata] = await asyncio.gather(*futures)
+            unserved = 0
+            if asyncio.get_running_loop().time() < self._verify_until:
+                unserved = await self._unserved(rows, metas)
             low: dict[tuple[str, int], int] = {}
             high: dict[tuple[str, int], int] = {}
             for md in metas:
@@ -163,6 +172,10 @@ class OutboxRelay:
                 low[tp] = min(low.get(tp, md.offset), md.offset)
                 high[tp] = max(high.get(tp, md.offset), md.offset)
             lost = sorted(tp for tp, offset in low.items() if offset <= self._acked.get(tp, -1))
+            if unserved:
+                log.warning("the broker acknowledged records it does not serve; publishing the outbox again",
+                            extra={"schema": self._schema, "unserved": unserved, "batch": len(rows)})
+                lost = sorted(low)
             ids = [r["id"] for r in rows]
             async with conn.transaction():
                 await conn.execute("UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", ids)
@@ -173,15 +186,20 @@ class OutboxRelay:
                     await self._queue_again(conn, lost)
                     if self._on_broker_reset is not None:
                         await self._on_broker_reset()
-                await conn.executemany(
-                    "INSERT INTO outbox_offsets (topic, partition, last_offset, batch_offset) VALUES ($1, $2, $3, $4)"
-                    " ON CONFLICT (topic, partition) DO UPDATE"
-                    " SET last_offset = GREATEST(outbox_offsets.last_offset, EXCLUDED.last_offset),"
-                    " batch_offset = GREATEST(outbox_offsets.batch_offset, EXCLUDED.batch_offset)",
-                    [(t, p, o, low[(t, p)]) for (t, p), o in high.items()],
-                )
+                if not unserved:  # offsets of records it does not serve say nothing
+                    await conn.executemany(
+                        "INSERT INTO outbox_offsets (topic, partition, last_offset, batch_offset)"
+                        " VALUES ($1, $2, $3, $4) ON CONFLICT (topic, partition) DO UPDATE"
+                        " SET last_offset = GREATEST(outbox_offsets.last_offset, EXCLUDED.last_offset),"
+                        " batch_offset = GREATEST(outbox_offsets.batch_offset, EXCLUDED.batch_offset)",
+                        [(t, p, o, low[(t, p)]) for (t, p), o in high.items()],
+                    )
             if lost:
                 self._acked, self._marks = {}, {}
+                self._verify_until = asyncio.get_running_loop().time() + self._verify_window_s
+            if unserved:
+                await asyncio.sleep(self._settle_s)  # let the broker finish whatever reset its topics
+                return len(rows)
             for tp, offset in high.items():
                 self._acked[tp] = max(self._acked.get(tp, -1), offset)
                 self._marks[tp] = max(self._marks.get(tp, -1), low[tp])
@@ -198,6 +216,37 @@ class OutboxRelay:
             self._probe = probe
         return self._probe
 
+    async def _unserved(self, rows: list[asyncpg.Record], metas: list[RecordMetadata]) -> int:
+        """How many of the batch's records the broker does not serve at the offsets it acknowledged (read back
+        with the probe consumer; a record missing or with other bytes counts); 0 without a probe."""
+        probe = await self._probe_consumer()
+        if probe is None:
+            return 0
+        want = {(md.topic, md.partition, md.offset): bytes(row["envelope"])
+                for row, md in zip(rows, metas, strict=True)}
+        first: dict[TopicPartition, int] = {}
+        last: dict[TopicPartition, int] = {}
+        for topic, partition, offset in want:
+            tp = TopicPartition(topic, partition)
+            first[tp] = min(first.get(tp, offset), offset)
+            last[tp] = max(last.get(tp, offset), offset)
+        probe.assign(list(first))
+        try:
+            for tp, offset in first.items():
+                probe.seek(tp, offset)
+            seen: dict[tuple[str, int, int], bytes | None] = {}
+            pending = set(first)
+            deadline = asyncio.get_running_loop().time() + self._probe_interval_s * 2
+            while pending and asyncio.get_running_loop().time() < deadline:
+                for tp, records in (await probe.getmany(*pending, timeout_ms=200)).items():
+                    for record in records:
+                        seen[(tp.topic, tp.partition, record.offset)] = record.value
+                    if records and records[-1].offset >= last[tp]:
+                        pending.discard(tp)
+        finally:
+            probe.unsubscribe()
+        return sum(1 for key, value in want.items() if seen.get(key) != value)
+
     async def _await_topics(self, topics: set[str]) -> None:
         """Return once every topic in ``topics`` exists on the broker (checked by a metadata request for all
         topics, which creates none); a missing one is created through ``on_broker_reset`` and given
@@ -211,6 +260,7 @@ class OutboxRelay:
             return
         log.warning("topics missing on the broker; creating them before publishing",
                     extra={"schema": self._schema, "missing_topics": missing})
+        self._verify_until = asyncio.get_running_loop().time() + self._verify_window_s
         await self._on_broker_reset()
         await asyncio.sleep(self._settle_s)
         present = await asyncio.wait_for(probe.topics(), self._probe_interval_s * 5)
@@ -258,6 +308,7 @@ class OutboxRelay:
             | {(tp.topic, tp.partition) for tp, end in ends.items() if end < marks[(tp.topic, tp.partition)]}
         )
         if missing or lost:
+            self._verify_until = asyncio.get_running_loop().time() + self._verify_window_s
             log.warning("the broker lost topics or logs", extra={"schema": self._schema, "missing_topics": missing,
                                                                   "lost_partitions": [f"{t}:{p}" for t, p in lost]})
             if self._on_broker_reset is not None:
