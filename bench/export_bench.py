@@ -13,7 +13,7 @@ imported into one Label Studio project size after size (10k, then 90k more); a s
 the import time projected from the previous size's rate would pass ``--ls-import-budget-s``. ``--quick``: 1k and
 5k items, no Label Studio unless ``--with-ls``. spaCy is measured on text items (a project of its own).
 
-Prints one JSON document. Each build runs in a child process of its own, so its peak RSS (``ru_maxrss``) is the
+Prints one JSON document. Each build runs in a child process of its own, so its peak RSS (``VmHWM``) is the
 build's alone, not the seeding's; ``peak_rss_mib`` is the child's peak, ``build_rss_delta_mib`` the growth over the
 child's RSS just before the build started (interpreter, imports and the pool).
 """
@@ -25,7 +25,6 @@ import asyncio
 import contextlib
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -45,12 +44,23 @@ PG = os.environ.get("ANNOTARY_BENCH_PG", os.environ.get("ANNOTARY_TEST_PG",
 LABELS = ["person", "car", "dog", "cat"]
 
 
-def _rss_mib() -> float:
+def _status_mib(field: str) -> float:
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return 0.0
+
+
+def _rss_mib() -> float:
+    return _status_mib("VmRSS")
+
+
+def _peak_rss_mib() -> float:
+    """This process's own peak RSS (VmHWM). Not ``ru_maxrss``: Linux carries the parent's high-water mark into a
+    child at exec, so a child forked from a bench process that had grown (Label Studio's export parsed in it)
+    reported the parent's peak, not its own."""
+    return _status_mib("VmHWM")
 
 
 TEXT = "Ada Lovelace met Charles Babbage in London in 1833 and wrote notes on item {n} of the engine."
@@ -230,7 +240,7 @@ async def child_build(url: str, project: str, fmt: str, data_dir: str) -> dict[s
         wall = time.perf_counter() - started
         done = await get_export(pool, record.export_id)
     await pool.close()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = _peak_rss_mib()
     return {"status": done.status, "error": done.error, "items": done.item_count,
             "annotations": done.annotation_count, "bytes": done.byte_size, "wall_s": round(wall, 3),
             "items_per_s": round(done.item_count / wall) if wall else None,
