@@ -707,6 +707,22 @@ def test_dockerfile(name: str) -> None:
     assert exposed == {p for p in (spec["http_port"], spec["grpc_port"]) if p}
 
 
+def test_preannotate_dockerfile_takes_torch_from_the_cpu_index_at_the_pinned_version() -> None:
+    """A plain ``pip install torch`` pulls the CUDA build (GBs of libraries) into an image that runs on CPUs; the
+    image installs torch first from PyTorch's CPU index (a build argument picks a CUDA one for GPU nodes), at the
+    version the service pins, so the service's own install finds it satisfied."""
+    instructions = _instructions(REPO_ROOT / "services" / "preannotate" / "Dockerfile")
+    args = dict(a.split("=", 1) for ins, a in instructions if ins == "ARG" and "=" in a)
+    assert args["TORCH_INDEX"] == "https://download.pytorch.org/whl/cpu"
+    pinned = re.search(r'"torch==([^"]+)"', (REPO_ROOT / "services" / "preannotate" / "pyproject.toml").read_text())
+    assert pinned and args["TORCH_VERSION"] == pinned.group(1)
+    runs = [a for ins, a in instructions if ins == "RUN"]
+    torch_step = next(i for i, r in enumerate(runs) if '--index-url "$TORCH_INDEX"' in r)
+    assert '"torch==$TORCH_VERSION"' in runs[torch_step]
+    service_step = next(i for i, r in enumerate(runs) if "./services/preannotate" in r)
+    assert torch_step < service_step
+
+
 def test_annotation_api_dockerfile_builds_and_serves_the_web_ui() -> None:
     instructions = _instructions(REPO_ROOT / "services" / "annotation-api" / "Dockerfile")
     stages = [args.split() for ins, args in instructions if ins == "FROM"]
