@@ -15,7 +15,6 @@ from starlette.datastructures import UploadFile
 
 from annotary.export.v1 import export_pb2
 from annotary.ingest.v1 import ingest_pb2
-from annotary_annotation_api.domain.roles import Role, at_least
 from annotary_annotation_api.entrypoints.errors import ApiError
 from annotary_annotation_api.entrypoints.lookups import parse_id, project_row, proto_time
 from annotary_annotation_api.entrypoints.security import record_export, record_webhook
@@ -67,11 +66,6 @@ class ScheduleIn(SyncIn):
 def _deps(request: Request) -> Deps:
     deps: Deps = request.app.state.deps
     return deps
-
-
-def _manager(user: User) -> None:
-    if not at_least(user.role, Role.MANAGER):
-        raise ApiError(403, f"this needs the {Role.MANAGER.value} role or above; you are {user.role.value}")
 
 
 def version_view(e: export_pb2.Export) -> dict[str, Any]:
@@ -130,7 +124,6 @@ async def import_foreign_items(deps: Deps, project_id: str, fmt: str, request: R
 # -- dataset versions ------------------------------------------------------------------------------
 @router.get("/projects/{project_id}/versions")
 async def list_versions(project_id: str, request: Request, user: DatasetUser) -> list[dict[str, Any]]:
-    _manager(user)
     deps = _deps(request)
     await project_row(deps, project_id)
     reply = await deps.clients.export.ListVersions(export_pb2.ListVersionsRequest(project_id=project_id),
@@ -141,7 +134,6 @@ async def list_versions(project_id: str, request: Request, user: DatasetUser) ->
 @router.post("/projects/{project_id}/versions", status_code=202)
 async def create_version(project_id: str, body: VersionIn, request: Request, user: DatasetUser) -> dict[str, Any]:
     """A new dataset version: a full snapshot, or with ``since`` only what changed since that version."""
-    _manager(user)
     if body.format not in EXPORT_FORMATS:
         raise ApiError(422, f"format: {body.format!r} is not supported (supported: {', '.join(EXPORT_FORMATS)})")
     deps = _deps(request)
@@ -166,13 +158,11 @@ async def _export(deps: Deps, export_id: str) -> export_pb2.Export:
 
 @router.get("/exports/{export_id}/progress")
 async def export_progress(export_id: str, request: Request, user: DatasetUser) -> dict[str, Any]:
-    _manager(user)
     return version_view(await _export(_deps(request), export_id))
 
 
 @router.get("/exports/{export_id}/manifest", response_model=None)
 async def export_manifest(export_id: str, request: Request, user: DatasetUser) -> Response:
-    _manager(user)
     deps = _deps(request)
     export = await _export(deps, export_id)
     if export.status != "done" or not export.manifest_key:
@@ -183,7 +173,6 @@ async def export_manifest(export_id: str, request: Request, user: DatasetUser) -
 # -- webhooks --------------------------------------------------------------------------------------
 @router.post("/projects/{project_id}/webhooks", status_code=201)
 async def create_webhook(project_id: str, body: WebhookIn, request: Request, user: DatasetUser) -> dict[str, Any]:
-    _manager(user)
     unknown = [e for e in body.events if e not in WEBHOOK_EVENTS]
     if unknown or not body.events:
         raise ApiError(422, f"events: {unknown[0] if unknown else '[]'!r} is not supported "
@@ -200,7 +189,6 @@ async def create_webhook(project_id: str, body: WebhookIn, request: Request, use
 
 @router.get("/projects/{project_id}/webhooks")
 async def list_webhooks(project_id: str, request: Request, user: DatasetUser) -> list[dict[str, Any]]:
-    _manager(user)
     deps = _deps(request)
     await project_row(deps, project_id)
     reply = await deps.clients.export.ListWebhooks(export_pb2.ListWebhooksRequest(project_id=project_id),
@@ -210,7 +198,6 @@ async def list_webhooks(project_id: str, request: Request, user: DatasetUser) ->
 
 @router.delete("/projects/{project_id}/webhooks/{webhook_id}", status_code=204, response_model=None)
 async def delete_webhook(project_id: str, webhook_id: str, request: Request, user: DatasetUser) -> Response:
-    _manager(user)
     deps = _deps(request)
     await project_row(deps, project_id)
     parse_id(webhook_id, "webhook")
@@ -223,7 +210,6 @@ async def delete_webhook(project_id: str, webhook_id: str, request: Request, use
 @router.get("/webhooks/{webhook_id}/deliveries")
 async def list_deliveries(webhook_id: str, request: Request, user: DatasetUser,
                           limit: int = 100) -> list[dict[str, Any]]:
-    _manager(user)
     deps = _deps(request)
     parse_id(webhook_id, "webhook")
     reply = await deps.clients.export.ListDeliveries(
@@ -240,7 +226,6 @@ async def list_deliveries(webhook_id: str, request: Request, user: DatasetUser,
 async def sync_source(project_id: str, body: SyncIn, request: Request, user: DatasetUser) -> dict[str, Any]:
     """Import only the keys of ``s3://bucket/prefix`` or ``file:///folder`` that are new or changed since the last
     sync of that source (S3 ETag and size; a file's mtime and size)."""
-    _manager(user)
     deps = _deps(request)
     await project_row(deps, project_id)
     reply = await deps.clients.ingest.SyncSource(
@@ -258,7 +243,6 @@ def schedule_view(s: ingest_pb2.SyncSchedule) -> dict[str, Any]:
 @router.put("/projects/{project_id}/sources/sync/schedule")
 async def set_sync_schedule(project_id: str, body: ScheduleIn, request: Request, user: DatasetUser) -> dict[str, Any]:
     """Sync a source every ``interval_s`` seconds (the first run at once); setting it again changes the interval."""
-    _manager(user)
     deps = _deps(request)
     await project_row(deps, project_id)
     reply = await deps.clients.ingest.SetSyncSchedule(
@@ -269,7 +253,6 @@ async def set_sync_schedule(project_id: str, body: ScheduleIn, request: Request,
 
 @router.get("/projects/{project_id}/sources/sync/schedule")
 async def list_sync_schedules(project_id: str, request: Request, user: DatasetUser) -> list[dict[str, Any]]:
-    _manager(user)
     deps = _deps(request)
     await project_row(deps, project_id)
     reply = await deps.clients.ingest.ListSyncSchedules(
@@ -280,7 +263,6 @@ async def list_sync_schedules(project_id: str, request: Request, user: DatasetUs
 @router.delete("/projects/{project_id}/sources/sync/schedule")
 async def clear_sync_schedule(project_id: str, uri: str, request: Request, user: DatasetUser) -> dict[str, Any]:
     """Stop syncing ``?uri=`` on a schedule (what it imported stays); 404 when it has no schedule."""
-    _manager(user)
     deps = _deps(request)
     await project_row(deps, project_id)
     reply = await deps.clients.ingest.ClearSyncSchedule(

@@ -89,10 +89,6 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
     # the access table, for every route; every error answer is {"detail": ...}, declared for every operation
     api = APIRouter(prefix="/api/v1", dependencies=[Depends(enforce_access)], responses=ERROR_RESPONSES)
 
-    def require(user: User, role: Role) -> None:
-        if not at_least(user.role, role):
-            raise ApiError(403, f"this needs the {role.value} role or above; you are {user.role.value}")
-
     async def load_project(project_id: str) -> asyncpg.Record:
         return await project_row(deps, project_id)
 
@@ -115,7 +111,6 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
 
     @api.post("/users", status_code=201)
     async def create_user(body: UserIn, user: CurrentUser) -> dict[str, Any]:
-        require(user, Role.ADMIN)
         async with deps.pool.acquire() as conn:
             try:
                 created, token = await users.create_user(conn, body.username, body.role, actor=user)
@@ -126,7 +121,6 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
     # -- projects ------------------------------------------------------------------------------
     @api.post("/projects", status_code=201)
     async def create_project(body: ProjectIn, user: CurrentUser) -> dict[str, Any]:
-        require(user, Role.MANAGER)
         async with deps.pool.acquire() as conn:
             try:
                 return await projects.create_project(conn, deps.clients, body, user.id, user.username)
@@ -146,7 +140,6 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
     async def import_items(
         project_id: str, request: Request, user: CurrentUser, format: str | None = None
     ) -> dict[str, Any]:
-        require(user, Role.MANAGER)
         await load_project(project_id)
         if format in datasets.FOREIGN_FORMATS:  # another tool's export: ingest parses it
             return await datasets.import_foreign_items(deps, project_id, format, request)
@@ -170,7 +163,6 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
     @api.post("/projects/{project_id}/sources", status_code=201)
     async def import_source(project_id: str, body: SourceIn, user: CurrentUser) -> dict[str, Any]:
         """Import every item under ``s3://bucket/prefix`` or ``file:///folder`` (inside the allowed roots)."""
-        require(user, Role.MANAGER)
         await load_project(project_id)
         reply = await deps.clients.ingest.ImportSource(
             ingest_pb2.ImportSourceRequest(project_id=project_id, uri=body.uri),
@@ -205,7 +197,6 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
 
     @api.post("/projects/{project_id}/priority")
     async def set_priority(project_id: str, body: PriorityIn, user: CurrentUser) -> dict[str, Any]:
-        require(user, Role.MANAGER)
         await load_project(project_id)
         reply = await deps.clients.orchestrator.SetItemPriority(
             orchestrator_pb2.SetItemPriorityRequest(
@@ -217,7 +208,6 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
 
     @api.patch("/projects/{project_id}")
     async def update_project(project_id: str, body: ProjectPatch, user: CurrentUser) -> dict[str, Any]:
-        require(user, Role.MANAGER)
         async with deps.pool.acquire() as conn:
             try:
                 return await projects.update_project(
@@ -262,7 +252,6 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
 
     @api.post("/projects/{project_id}/annotators/{annotator_id}/reinstate")
     async def reinstate(project_id: str, annotator_id: str, user: CurrentUser) -> dict[str, Any]:
-        require(user, Role.MANAGER)
         await load_project(project_id)
         await deps.clients.qa.ReinstateAnnotator(
             qa_pb2.ReinstateAnnotatorRequest(
@@ -275,7 +264,6 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
     @api.get("/items/{item_id}/history")
     async def item_history(item_id: str, user: CurrentUser) -> list[dict[str, Any]]:
         """The item's audit trail: every transition with who, when, from, to and why."""
-        require(user, Role.REVIEWER)
         reply = await deps.clients.orchestrator.GetItemHistory(
             orchestrator_pb2.GetItemHistoryRequest(item_id=str(parse_id(item_id, "item"))),
             timeout=deps.clients.timeout_s,
@@ -285,7 +273,6 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
     # -- review --------------------------------------------------------------------------------
     @api.get("/projects/{project_id}/reviews")
     async def list_reviews(project_id: str, user: CurrentUser, limit: int = 50) -> list[dict[str, Any]]:
-        require(user, Role.REVIEWER)
         await load_project(project_id)
         reply = await deps.clients.qa.ListReviews(
             qa_pb2.ListReviewsRequest(project_id=project_id, limit=max(1, min(limit, 500))),
@@ -296,7 +283,6 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
     @api.post("/projects/{project_id}/reviews/{item_id}")
     async def review(project_id: str, item_id: str, body: ReviewIn, user: CurrentUser) -> dict[str, Any]:
         """Accept (optionally with a result), correct (with a result) or reject (with feedback) an item in review."""
-        require(user, Role.REVIEWER)
         await load_project(project_id)
         reply = await deps.clients.qa.SubmitReview(
             qa_pb2.SubmitReviewRequest(
@@ -394,7 +380,6 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
     # -- exports -------------------------------------------------------------------------------
     @api.post("/projects/{project_id}/exports", status_code=202)
     async def create_export(project_id: str, body: ExportIn, user: CurrentUser) -> dict[str, Any]:
-        require(user, Role.MANAGER)
         if body.format not in EXPORT_FORMATS:
             raise ApiError(422, f"format: {body.format!r} is not supported (supported: {', '.join(EXPORT_FORMATS)})")
         project = await load_project(project_id)
@@ -409,7 +394,6 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
 
     @api.get("/exports/{export_id}")
     async def get_export(export_id: str, user: CurrentUser) -> dict[str, Any]:
-        require(user, Role.MANAGER)
         parse_id(export_id, "export")
         return export_view(
             await deps.clients.export.GetExport(
@@ -419,7 +403,6 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
 
     @api.get("/exports/{export_id}/download", response_model=None, responses=FILE_RESPONSES)
     async def download_export(export_id: str, user: CurrentUser) -> Response:
-        require(user, Role.MANAGER)
         parse_id(export_id, "export")
         export = await deps.clients.export.GetExport(
             export_pb2.GetExportRequest(export_id=export_id), timeout=deps.clients.timeout_s
