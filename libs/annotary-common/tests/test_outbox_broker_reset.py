@@ -122,7 +122,7 @@ async def test_every_event_is_readable_after_the_broker_restarts_empty(
         stop.set()
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 30)
         await producer.stop()
         broker.stop()
 
@@ -139,12 +139,10 @@ async def test_read_back_counts_records_the_broker_does_not_serve(
         bodies = [f"event-{i}".encode() for i in range(3)]
         metas = [await producer.send_and_wait(ITEM_INGESTED, value=body, key=b"k", partition=0) for body in bodies]
         rows = [{"envelope": body} for body in bodies]
-        assert await relay._unserved(rows, metas) == 0  # type: ignore[arg-type]
+        assert await asyncio.wait_for(relay._unserved(rows, metas), 30) == 0  # type: ignore[arg-type]
         shifted = [md._replace(offset=md.offset + 1) for md in metas]  # what a broker that reset its offsets gives
-        assert await relay._unserved(rows, shifted) == 3  # type: ignore[arg-type]
+        assert await asyncio.wait_for(relay._unserved(rows, shifted), 30) == 3  # type: ignore[arg-type]
         beyond = [md._replace(offset=md.offset + 100) for md in metas]  # acknowledged, never stored
-        assert await relay._unserved(rows, beyond) == 3  # type: ignore[arg-type]
+        assert await asyncio.wait_for(relay._unserved(rows, beyond), 30) == 3  # type: ignore[arg-type]
     finally:
-        if relay._probe is not None:
-            await relay._probe.stop()
-        await producer.stop()
+        await asyncio.wait_for(producer.stop(), 30)

@@ -142,7 +142,7 @@ class OutboxRelay:
                 await self._pool.release(lock_conn)
             if self._probe is not None:
                 with contextlib.suppress(Exception):
-                    await self._probe.stop()
+                    await asyncio.wait_for(self._probe.stop(), 5.0)
                 self._probe = None
 
     def _on_notify(self, *_: object) -> None:
@@ -217,35 +217,50 @@ class OutboxRelay:
         return self._probe
 
     async def _unserved(self, rows: list[asyncpg.Record], metas: list[RecordMetadata]) -> int:
-        """How many of the batch's records the broker does not serve at the offsets it acknowledged (read back
-        with the probe consumer; a record missing or with other bytes counts); 0 without a probe."""
-        probe = await self._probe_consumer()
-        if probe is None:
+        """How many of the batch's records the broker does not serve at the offsets it acknowledged (read back by a
+        consumer of its own; a record missing or with other bytes counts); 0 without ``bootstrap_servers``. A read
+        that fails or takes too long counts the whole batch: publishing again is safe, trusting is not."""
+        if self._bootstrap_servers is None:
             return 0
         want = {(md.topic, md.partition, md.offset): bytes(row["envelope"])
                 for row, md in zip(rows, metas, strict=True)}
+        try:
+            seen = await asyncio.wait_for(self._read_back(set(want)), self._probe_interval_s * 5)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("reading the batch back failed; counting it as not served",
+                        extra={"schema": self._schema, "error": repr(exc)})
+            return len(want)
+        return sum(1 for key, value in want.items() if seen.get(key) != value)
+
+    async def _read_back(self, offsets: set[tuple[str, int, int]]) -> dict[tuple[str, int, int], bytes | None]:
+        """The records at ``offsets`` (topic, partition, offset) as the broker serves them now."""
         first: dict[TopicPartition, int] = {}
         last: dict[TopicPartition, int] = {}
-        for topic, partition, offset in want:
+        for topic, partition, offset in offsets:
             tp = TopicPartition(topic, partition)
             first[tp] = min(first.get(tp, offset), offset)
             last[tp] = max(last.get(tp, offset), offset)
-        probe.assign(list(first))
+        reader = AIOKafkaConsumer(bootstrap_servers=self._bootstrap_servers, group_id=None, enable_auto_commit=False)
+        await reader.start()
+        seen: dict[tuple[str, int, int], bytes | None] = {}
         try:
+            reader.assign(list(first))
             for tp, offset in first.items():
-                probe.seek(tp, offset)
-            seen: dict[tuple[str, int, int], bytes | None] = {}
+                reader.seek(tp, offset)
             pending = set(first)
             deadline = asyncio.get_running_loop().time() + self._probe_interval_s * 2
             while pending and asyncio.get_running_loop().time() < deadline:
-                for tp, records in (await probe.getmany(*pending, timeout_ms=200)).items():
+                for tp, records in (await reader.getmany(*pending, timeout_ms=200)).items():
                     for record in records:
                         seen[(tp.topic, tp.partition, record.offset)] = record.value
                     if records and records[-1].offset >= last[tp]:
                         pending.discard(tp)
         finally:
-            probe.unsubscribe()
-        return sum(1 for key, value in want.items() if seen.get(key) != value)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(reader.stop(), 5.0)
+        return seen
 
     async def _await_topics(self, topics: set[str]) -> None:
         """Return once every topic in ``topics`` exists on the broker (checked by a metadata request for all
