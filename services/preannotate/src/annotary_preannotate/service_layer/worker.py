@@ -237,25 +237,9 @@ class Worker:
                 await self._finish(conn, job_id, str(exc))
             return f"skipped: {exc}"
         held_items = [PredictItem(r.item_id, r.text, embedding=vectors[r.item_id]) for r in heldout]
-        truth = [r.value for r in heldout]
-        cand_eval = _evaluate(await asyncio.to_thread(candidate.predict, held_items), truth)
-        inc_eval: Evaluation
-        if incumbent_version is not None:
-            inc_eval = _evaluate(await self.predict(incumbent_version, held_items), truth)
-        else:
-            inc_eval = majority_baseline([r.value for r in train], truth)
-        promoted = better(cand_eval, inc_eval)
-        metrics: dict[str, Any] = {"metric": "accuracy", "candidate": cand_eval.as_dict(),
-                                   "incumbent": inc_eval.as_dict(),
-                                   "incumbent_kind": "model" if incumbent_version else "majority_baseline"}
-        lineage = {"class_counts": report.details.get("class_counts", {}), "encoder": "all-MiniLM-L6-v2"}
-        version = await self._register(
-            project_id, job_id, candidate, report, promoted=promoted, incumbent_version=incumbent_version,
-            metrics=metrics, rows=rows, train=train, heldout=heldout, lineage=lineage,
-            artifact=(candidate.dumps(), "npz", "application/octet-stream"),
-            serving=(cand_eval.accuracy, inc_eval.accuracy))
-        return f"{version} {'promoted' if promoted else 'rejected'}: accuracy {cand_eval.accuracy:.3f} vs " \
-               f"{inc_eval.accuracy:.3f}"
+        return await self._judge_choice_model(
+            project_id, job_id, candidate, report, incumbent_version, rows, train, heldout, held_items,
+            lineage={"class_counts": report.details.get("class_counts", {}), "encoder": "all-MiniLM-L6-v2"})
 
     async def _train_images(self, project_id: str, job_id: int, rows: Sequence[flywheel.LabeledRow],
                             incumbent_version: str | None) -> str:
@@ -278,8 +262,20 @@ class Worker:
                 await self._finish(conn, job_id, str(exc))
             return f"skipped: {exc}"
         held_items = [PredictItem(r.item_id, image=pictures[r.item_id]) for r in heldout]
+        return await self._judge_choice_model(
+            project_id, job_id, candidate, report, incumbent_version, rows, train, heldout, held_items,
+            lineage={"class_counts": report.details.get("class_counts", {})})
+
+    async def _judge_choice_model(
+        self, project_id: str, job_id: int, candidate: ModelPlugin, report: FitReport, incumbent_version: str | None,
+        rows: Sequence[flywheel.LabeledRow], train: Sequence[flywheel.LabeledRow],
+        heldout: Sequence[flywheel.LabeledRow], held_items: list[PredictItem], lineage: dict[str, Any],
+    ) -> str:
+        """A choice model (text or image) against the serving model, or the majority class when none serves, by
+        accuracy on the held-out slice; registered either way, promoted only when strictly better."""
         truth = [r.value for r in heldout]
         cand_eval = _evaluate(await asyncio.to_thread(candidate.predict, held_items), truth)
+        inc_eval: Evaluation
         if incumbent_version is not None:
             inc_eval = _evaluate(await self.predict(incumbent_version, held_items), truth)
         else:
@@ -290,8 +286,7 @@ class Worker:
                                    "incumbent_kind": "model" if incumbent_version else "majority_baseline"}
         version = await self._register(
             project_id, job_id, candidate, report, promoted=promoted, incumbent_version=incumbent_version,
-            metrics=metrics, rows=rows, train=train, heldout=heldout,
-            lineage={"class_counts": report.details.get("class_counts", {})},
+            metrics=metrics, rows=rows, train=train, heldout=heldout, lineage=lineage,
             artifact=(candidate.dumps(), "npz", "application/octet-stream"),
             serving=(cand_eval.accuracy, inc_eval.accuracy))
         return f"{version} {'promoted' if promoted else 'rejected'}: accuracy {cand_eval.accuracy:.3f} vs " \
