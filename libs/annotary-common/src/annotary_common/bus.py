@@ -4,19 +4,28 @@ A consumer handler receives ``(conn, event)`` inside one Postgres transaction th
 the event id in the inbox, so its effect and "processed" commit together (exactly-once effect on
 at-least-once delivery). Undecodable messages and messages that keep failing go to the consumer
 group's dead-letter topic with the reason; the partition moves on.
+
+Where a group resumes is kept in Postgres too (``consumer_positions``), not only as the broker's committed
+offset: a broker that restarted on empty storage starts its logs again at offset 0 and accepts the commits of
+members that have not noticed yet, so a committed offset can point past records nobody read. On every assignment
+the group checks that the broker still serves, at the stored offsets, the records it read last (and first); where
+it does not, the group reads the partition again from the start and the inbox drops what was applied.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from faststream import AckPolicy
@@ -35,9 +44,49 @@ tracer = trace.get_tracer("annotary.bus")
 Handler = Callable[[asyncpg.Connection, Event], Awaitable[None]]
 
 
-async def apply_once(pool: asyncpg.Pool, consumer: str, event: Event, handler: Handler) -> bool:
+@dataclass(frozen=True)
+class Position:
+    """A record a consumer group took off the bus: where it sits and what it is (:func:`record_id`)."""
+
+    group: str
+    topic: str
+    partition: int
+    offset: int
+    record_id: str
+
+
+_SAVE_POSITION = """
+INSERT INTO consumer_positions AS p (consumer_group, topic, partition, next_offset, record_id, first_id)
+VALUES ($1, $2, $3, $4::bigint + 1, $5, CASE WHEN $4::bigint = 0 THEN $5 END)
+ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET
+    next_offset = EXCLUDED.next_offset,
+    record_id = EXCLUDED.record_id,
+    first_id = CASE WHEN $4::bigint = 0 THEN EXCLUDED.record_id ELSE p.first_id END,
+    updated_at = now()
+"""
+
+
+async def save_position(conn: asyncpg.Connection, position: Position) -> None:
+    await conn.execute(_SAVE_POSITION, position.group, position.topic, position.partition, position.offset,
+                       position.record_id)
+
+
+def record_id(raw: bytes | None) -> str:
+    """What identifies a record on the bus: its event id, or a digest of bytes that are not an event."""
+    if raw is None:
+        return "null"
+    try:
+        return parse_event(raw).event_id
+    except UndecodableEvent:
+        return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+async def apply_once(
+    pool: asyncpg.Pool, consumer: str, event: Event, handler: Handler, position: Position | None = None
+) -> bool:
     """Run ``handler`` in one transaction with the inbox row for (consumer, event id); False, and nothing done,
-    when the event was applied before (a re-delivery or a re-publication)."""
+    when the event was applied before (a re-delivery or a re-publication). ``position`` (the record the event came
+    in) is saved in the same transaction either way, so a group never resumes past an effect it has not kept."""
     with deferred() as metric_updates:  # the handler's metric updates count once, when its transaction commits
         async with pool.acquire() as conn, conn.transaction():
             fresh = await conn.fetchval(
@@ -45,11 +94,50 @@ async def apply_once(pool: asyncpg.Pool, consumer: str, event: Event, handler: H
                 consumer,
                 uuid.UUID(event.event_id),
             )
+            if position is not None:
+                await save_position(conn, position)
             if not fresh:
                 return False
             await handler(conn, event)
     apply_deferred(metric_updates)
     return True
+
+
+async def read_records(
+    bootstrap: str, offsets: Collection[tuple[str, int, int]], wait_s: float = 2.0
+) -> dict[tuple[str, int, int], str]:
+    """:func:`record_id` of the records the broker serves now at ``offsets`` (topic, partition, offset); an offset
+    outside the partition's log (past its end, before its start) or not served within ``wait_s`` is left out."""
+    wanted: dict[TopicPartition, list[int]] = {}
+    for topic, partition, offset in offsets:
+        wanted.setdefault(TopicPartition(topic, partition), []).append(offset)
+    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    await reader.start()
+    found: dict[tuple[str, int, int], str] = {}
+    try:
+        tps = list(wanted)
+        reader.assign(tps)
+        starts = await reader.beginning_offsets(tps)
+        ends = await reader.end_offsets(tps)
+        queues = {tp: sorted(o for o in set(wanted[tp]) if starts[tp] <= o < ends[tp]) for tp in tps}
+        loop = asyncio.get_running_loop()
+        while any(queues.values()):  # one offset per partition at a time (at most a few per partition)
+            current = {tp: queue.pop(0) for tp, queue in queues.items() if queue}
+            for tp, offset in current.items():
+                reader.seek(tp, offset)
+            deadline = loop.time() + wait_s
+            while current and loop.time() < deadline:
+                for tp, records in (await reader.getmany(*current, timeout_ms=200)).items():
+                    hit = next((r for r in records if r.offset >= current[tp]), None)
+                    if hit is None:
+                        continue
+                    if hit.offset == current[tp]:
+                        found[(tp.topic, tp.partition, hit.offset)] = record_id(hit.value)
+                    del current[tp]
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(reader.stop(), 5.0)
+    return found
 
 
 async def _settle(action: Callable[[], Awaitable[None]], what: str) -> None:
@@ -147,6 +235,7 @@ class Consumer:
         max_backoff_s: float = 5.0,
         fetch_max_bytes: int = 4 << 20,
         partition_fetch_bytes: int = 1 << 20,
+        resume_timeout_s: float = 10.0,
     ) -> None:
         self._broker = broker
         self._pool = pool
@@ -166,6 +255,8 @@ class Consumer:
         self.dead_lettered = 0
         self.in_flight = 0  # messages taken off the bus whose handling has not finished
         self.peak_in_flight = 0
+        self.replayed_partitions = 0  # partitions read again from the start because their log was not the same
+        self._resume_timeout_s = resume_timeout_s
 
     def subscribe(self, topic: str, handler: Handler) -> None:
         """Route ``topic`` to ``handler``; call :meth:`register` once every topic is routed."""
@@ -185,13 +276,14 @@ class Consumer:
             handler = handlers.get(topic)
             self.in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+            saved = False
             try:
                 try:
                     if handler is None:
                         error = LookupError(f"no handler for topic {topic!r}")
                         await self._dead_letter(bytes(msg.body), msg, error, 0)
                     else:
-                        await self._handle(f"{self.group_id}:{topic}", msg, handler)
+                        saved = await self._handle(f"{self.group_id}:{topic}", msg, handler)
                 except Exception as exc:  # a failure outside the handler's retries: dead-letter it
                     await self._dead_letter(bytes(msg.body), msg, exc, 0)
             except Exception:  # even the dead-letter send failed (the broker away): rewind, take it again
@@ -200,10 +292,13 @@ class Consumer:
                 return
             finally:
                 self.in_flight -= 1
+            if not saved:  # dead-lettered: the partition moves on past it
+                await self._save_position(msg, None)
             await _settle(msg.ack, "commit")
 
         session_ms, heartbeat_ms, rebalance_ms = consumer_timeouts(self._settings)
-        self._broker.subscriber(
+        resume = _ResumeFromDatabase(self)
+        subscriber = self._broker.subscriber(
             *handlers,
             group_id=self.group_id,
             auto_offset_reset="earliest",
@@ -216,15 +311,103 @@ class Consumer:
             session_timeout_ms=session_ms,
             heartbeat_interval_ms=heartbeat_ms,
             rebalance_timeout_ms=rebalance_ms,
-        )(on_message)
+            listener=resume,
+        )
+        subscriber(on_message)
+        resume.subscriber = subscriber
 
-    async def _handle(self, consumer_name: str, msg: KafkaMessage, handler: Handler) -> None:
+    def _position(self, msg: KafkaMessage, event: Event | None) -> Position | None:
+        source = msg.raw_message
+        topic, partition, offset = getattr(source, "topic", None), getattr(source, "partition", None), \
+            getattr(source, "offset", None)
+        if not isinstance(topic, str) or not isinstance(partition, int) or not isinstance(offset, int):
+            return None
+        ident = event.event_id if event is not None else record_id(bytes(msg.body))
+        return Position(self.group_id, topic, partition, offset, ident)
+
+    async def _save_position(self, msg: KafkaMessage, event: Event | None) -> None:
+        """Save where the group resumes, outside a handler's transaction (a dead-lettered message). Behind is safe
+        (the message comes again and the inbox drops it), so a failure here is only logged."""
+        position = self._position(msg, event)
+        if position is None:
+            return
+        try:
+            async with self._pool.acquire() as conn:
+                await save_position(conn, position)
+        except Exception as exc:
+            log.warning("saving the consumer position failed; the message may be taken again",
+                        extra={"group": self.group_id, "error": repr(exc)})
+
+    async def resume(self, kafka: AIOKafkaConsumer, assigned: Collection[TopicPartition]) -> None:
+        """Position the group's newly assigned partitions: at the offset saved in Postgres where the broker still
+        serves the records read last (and first) there, from the start of the log otherwise (nothing saved, the
+        log lost or replaced, the broker not answering): re-reading is safe, skipping is not."""
+        assigned = set(assigned)
+        if not assigned:
+            return
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT topic, partition, next_offset, record_id, first_id FROM consumer_positions"
+                " WHERE consumer_group = $1 AND topic = ANY($2::text[])",
+                self.group_id, sorted({tp.topic for tp in assigned}),
+            )
+        stored = {TopicPartition(r["topic"], r["partition"]): r for r in rows}
+        checks: set[tuple[str, int, int]] = set()
+        for tp in assigned & set(stored):
+            row = stored[tp]
+            checks.add((tp.topic, tp.partition, row["next_offset"] - 1))
+            if row["first_id"] is not None:
+                checks.add((tp.topic, tp.partition, 0))
+        served: dict[tuple[str, int, int], str] = {}
+        if checks:
+            try:
+                served = await asyncio.wait_for(read_records(self._settings.kafka_bootstrap, checks),
+                                                self._resume_timeout_s)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("reading the saved positions back failed; reading those partitions from the start",
+                            extra={"group": self.group_id, "error": repr(exc)})
+        from_start: list[TopicPartition] = []
+        for tp in sorted(assigned):
+            row = stored.get(tp)
+            if row is None:
+                from_start.append(tp)
+                continue
+            last = served.get((tp.topic, tp.partition, row["next_offset"] - 1))
+            first = served.get((tp.topic, tp.partition, 0))
+            # a record at 0 no longer served is retention at work; a different one is another log
+            if last == row["record_id"] and (row["first_id"] is None or first in (None, row["first_id"])):
+                kafka.seek(tp, row["next_offset"])
+                continue
+            self.replayed_partitions += 1
+            log.warning(
+                "the broker does not serve what this group read at its saved position (a broker that lost its log,"
+                " or a stale commit): reading the partition again from the start; the inbox drops what was applied",
+                extra={"group": self.group_id, "topic": tp.topic, "partition": tp.partition,
+                       "saved_offset": row["next_offset"], "served": last, "expected": row["record_id"]},
+            )
+            from_start.append(tp)
+        if from_start:
+            stale = [tp for tp in from_start if tp in stored]
+            if stale:  # void: until a record of the new log is read, there is nothing to resume from
+                async with self._pool.acquire() as conn:
+                    await conn.execute(
+                        "DELETE FROM consumer_positions WHERE consumer_group = $1"
+                        " AND (topic, partition) IN (SELECT * FROM unnest($2::text[], $3::int[]))",
+                        self.group_id, [tp.topic for tp in stale], [tp.partition for tp in stale],
+                    )
+            await kafka.seek_to_beginning(*from_start)
+
+    async def _handle(self, consumer_name: str, msg: KafkaMessage, handler: Handler) -> bool:
+        """Handle one message; True when its position was saved with the effect (applied or a duplicate)."""
         raw = msg.body if isinstance(msg.body, bytes) else bytes(msg.body)
         try:
             event = parse_event(raw)
         except UndecodableEvent as exc:
             await self._dead_letter(raw, msg, exc, 0)
-            return
+            return False
+        position = self._position(msg, event)
         ctx = context_from(event.envelope.trace_context)
         with tracer.start_as_current_span(
             f"consume {event.envelope.type}",
@@ -239,12 +422,12 @@ class Consumer:
             while True:
                 attempt += 1
                 try:
-                    applied = await apply_once(self._pool, consumer_name, event, handler)
+                    applied = await apply_once(self._pool, consumer_name, event, handler, position)
                     EVENTS.labels(self.group_id, event.envelope.type, "applied" if applied else "duplicate").inc()
-                    return
+                    return position is not None
                 except PermanentError as exc:
                     await self._dead_letter(raw, msg, exc, attempt, event)
-                    return
+                    return False
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
@@ -252,7 +435,7 @@ class Consumer:
                     if attempt >= self._max_attempts and not transient:
                         log.exception("handler failed; dead-lettering", extra={"event_id": event.event_id})
                         await self._dead_letter(raw, msg, exc, attempt, event)
-                        return
+                        return False
                     log.warning(
                         "handler failed; retrying",
                         extra={
@@ -296,3 +479,20 @@ class Consumer:
             key=key if isinstance(key, bytes) else None,
             headers=[(name, value.encode()[:4000]) for name, value in headers.items()],
         )
+
+
+class _ResumeFromDatabase(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Hands a group's newly assigned partitions to :meth:`Consumer.resume` (the Kafka consumer is the subscriber's,
+    made when the broker starts)."""
+
+    def __init__(self, owner: Consumer) -> None:
+        self._owner = owner
+        self.subscriber: Any = None
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        return None
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        kafka = getattr(self.subscriber, "consumer", None)
+        if kafka is not None:
+            await self._owner.resume(kafka, assigned)

@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 _SCHEMA_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
 
-# Tables every service gets in its own schema: the transactional outbox and the inbox.
+# Tables every service gets in its own schema: the transactional outbox, the inbox and the consumers' positions.
 _PLUMBING_SQL = """
 CREATE TABLE IF NOT EXISTS outbox (
     id            bigserial PRIMARY KEY,
@@ -44,6 +44,20 @@ CREATE TABLE IF NOT EXISTS inbox (
     event_id      uuid NOT NULL,
     processed_at  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (consumer, event_id)
+);
+-- per consumer group and partition, where to resume and which record came just before it (an event id, or a digest
+-- of undecodable bytes), plus the record at offset 0: a group resumes there only while the broker still serves those
+-- records at those offsets; otherwise the broker's log is not the one the group read (a broker that restarted on
+-- empty storage, a stale commit it accepted) and the group reads the partition again from the start
+CREATE TABLE IF NOT EXISTS consumer_positions (
+    consumer_group text NOT NULL,
+    topic          text NOT NULL,
+    partition      integer NOT NULL,
+    next_offset    bigint NOT NULL,
+    record_id      text NOT NULL,
+    first_id       text,
+    updated_at     timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (consumer_group, topic, partition)
 );
 """
 

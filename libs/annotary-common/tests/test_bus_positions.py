@@ -1,0 +1,141 @@
+"""Where a consumer group resumes, on the real broker and Postgres (issue 10).
+
+A broker that restarts on empty storage (Tansu on ``memory://``) starts its logs again at offset 0 and accepts the
+commit a member sends before it notices the restart: the group's committed offset then points past records nobody
+read (the chaos run lost 19 accepted annotations that way: orchestrator and export resumed past them). The group
+keeps its own position in Postgres with the record read last, and resumes there only while the broker serves that
+record at that offset; otherwise it reads the partition from the start, and the inbox drops what it applied.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from annotary.events.v1 import events_pb2
+from annotary_cli.infra import free_port, start_broker
+from annotary_common.bus import Consumer, ensure_topics, make_broker, make_producer, read_records
+from annotary_common.events import Event, build_envelope
+from annotary_common.settings import CommonSettings
+from annotary_common.topics import ITEM_INGESTED
+
+GROUP = "positions"
+
+
+def ingested(item_id: str) -> bytes:
+    payload = events_pb2.ItemIngested(item=events_pb2.ItemSnapshot(item_id=item_id, project_id="p"))
+    return build_envelope(ITEM_INGESTED, item_id, payload, "test").SerializeToString()
+
+
+async def publish(settings: CommonSettings, names: list[str]) -> None:
+    producer = make_producer(settings, "test")
+    await producer.start()
+    try:
+        for name in names:
+            await producer.send_and_wait(ITEM_INGESTED, ingested(name), key=b"k", partition=0)
+    finally:
+        await producer.stop()
+
+
+async def consume_until(settings: CommonSettings, pool: asyncpg.Pool, eventually: Any, count: int) -> Consumer:
+    """Run the group until ``applied`` holds ``count`` rows; returns the stopped consumer (for its counters)."""
+
+    async def handler(conn: asyncpg.Connection, event: Event) -> None:
+        await conn.execute("INSERT INTO applied (event_id, item_id) VALUES ($1, $2)", uuid.UUID(event.event_id),
+                           event.payload.item.item_id)  # type: ignore[attr-defined]
+
+    broker = make_broker(settings, "test")
+    producer = make_producer(settings, "test-dlq")
+    await producer.start()
+    consumer = Consumer(broker=broker, pool=pool, producer=producer, settings=settings, group_id=GROUP)
+    consumer.subscribe(ITEM_INGESTED, handler)
+    consumer.register()
+    await broker.start()
+    try:
+        async def done() -> bool:
+            return int(await pool.fetchval("SELECT count(*) FROM applied")) >= count
+
+        await eventually(done, f"{count} events applied")
+    finally:
+        await broker.stop()
+        await producer.stop()
+    return consumer
+
+
+async def committed(settings: CommonSettings) -> int | None:
+    reader = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=GROUP, enable_auto_commit=False)
+    await reader.start()
+    try:
+        value: int | None = await reader.committed(TopicPartition(ITEM_INGESTED, 0))
+        return value
+    finally:
+        await reader.stop()
+
+
+async def stale_commit(settings: CommonSettings, offset: int) -> None:
+    """What a member that has not noticed the restart does: commit its old position to the new broker."""
+    member = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=GROUP, enable_auto_commit=False)
+    await member.start()
+    try:
+        tp = TopicPartition(ITEM_INGESTED, 0)
+        member.assign([tp])
+        await member.commit({tp: offset})
+    finally:
+        await member.stop()
+
+
+async def test_a_group_resumes_at_its_saved_position(
+    settings: CommonSettings, pool: asyncpg.Pool, eventually: Any
+) -> None:
+    await ensure_topics(settings)
+    await publish(settings, [f"a{i}" for i in range(12)])
+    first = await consume_until(settings, pool, eventually, 12)
+    assert first.replayed_partitions == 0
+    row = await pool.fetchrow("SELECT next_offset, record_id, first_id FROM consumer_positions"
+                              " WHERE consumer_group = $1 AND topic = $2 AND partition = 0", GROUP, ITEM_INGESTED)
+    assert row is not None and row["next_offset"] == 12
+    served = await read_records(settings.kafka_bootstrap, {(ITEM_INGESTED, 0, 11), (ITEM_INGESTED, 0, 0),
+                                                           (ITEM_INGESTED, 0, 99)})
+    assert served == {(ITEM_INGESTED, 0, 11): row["record_id"], (ITEM_INGESTED, 0, 0): row["first_id"]}
+
+    await publish(settings, [f"b{i}" for i in range(5)])
+    second = await consume_until(settings, pool, eventually, 17)
+    assert second.replayed_partitions == 0  # the saved record is served where it was: no replay
+    inbox = await pool.fetchval("SELECT count(*) FROM inbox")
+    assert inbox == 17
+    assert await pool.fetchval("SELECT next_offset FROM consumer_positions WHERE consumer_group = $1", GROUP) == 17
+
+
+@pytest.mark.parametrize("after_restart", [8, 40], ids=["log-shorter-than-position", "log-longer-than-position"])
+async def test_a_stale_commit_on_a_restarted_broker_skips_nothing(
+    tmp_path: Path, pool: asyncpg.Pool, eventually: Any, after_restart: int
+) -> None:
+    port = free_port()
+    broker, bootstrap = start_broker(tmp_path / "first", port)
+    settings = CommonSettings(kafka_bootstrap=bootstrap, kafka_partitions=1, kafka_fast_rebalance=True)
+    try:
+        await ensure_topics(settings)
+        await publish(settings, [f"old{i}" for i in range(30)])
+        await consume_until(settings, pool, eventually, 30)
+        assert await committed(settings) == 30
+    finally:
+        broker.kill()
+    broker, _ = start_broker(tmp_path / "second", port)  # empty storage: the log starts again at 0
+    try:
+        await ensure_topics(settings)
+        await stale_commit(settings, 30)
+        assert await committed(settings) == 30  # the broker took it: the group's offset points past the new log
+        new = [f"new{i}" for i in range(after_restart)]
+        await publish(settings, new)
+        consumer = await consume_until(settings, pool, eventually, 30 + after_restart)
+        assert consumer.replayed_partitions == 1
+        applied = {r["item_id"] for r in await pool.fetch("SELECT item_id FROM applied")}
+        assert set(new) <= applied
+        assert await pool.fetchval("SELECT count(*) FROM applied") == 30 + after_restart  # each once
+    finally:
+        broker.kill()
