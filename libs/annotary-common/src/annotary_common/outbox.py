@@ -149,60 +149,62 @@ class OutboxRelay:
         self._wake.set()
 
     async def publish_batch(self) -> int:
+        # The pool connection is held only to read the batch and to record it: waiting on the broker (topics to
+        # settle, acknowledgements, the read-back) holds none.
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(
                 "SELECT id, topic, key, envelope FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1",
                 self._batch_size,
             )
-            if not rows:
-                return 0
-            await self._await_topics({row["topic"] for row in rows})
-            futures = [
-                await self._producer.send(row["topic"], value=bytes(row["envelope"]), key=row["key"].encode())
-                for row in rows
-            ]
-            metas: list[RecordMetadata] = await asyncio.gather(*futures)
-            unserved = 0
-            if asyncio.get_running_loop().time() < self._verify_until:
-                unserved = await self._unserved(rows, metas)
-            low: dict[tuple[str, int], int] = {}
-            high: dict[tuple[str, int], int] = {}
-            for md in metas:
-                tp = (md.topic, md.partition)
-                low[tp] = min(low.get(tp, md.offset), md.offset)
-                high[tp] = max(high.get(tp, md.offset), md.offset)
-            lost = sorted(tp for tp, offset in low.items() if offset <= self._acked.get(tp, -1))
-            if unserved:
-                log.warning("the broker acknowledged records it does not serve; publishing the outbox again",
-                            extra={"schema": self._schema, "unserved": unserved, "batch": len(rows)})
-                lost = sorted(low)
-            ids = [r["id"] for r in rows]
-            async with conn.transaction():
-                await conn.execute("UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", ids)
-                if lost:
-                    # the broker's log restarted below offsets it acknowledged before: everything published may be
-                    # gone, this batch too (a broker whose topic was re-created under it may not serve what it
-                    # just acknowledged); queue it all again (same event ids) and forget the old offsets
-                    await self._queue_again(conn, lost)
-                    if self._on_broker_reset is not None:
-                        await self._on_broker_reset()
-                if not unserved:  # offsets of records it does not serve say nothing
-                    await conn.executemany(
-                        "INSERT INTO outbox_offsets (topic, partition, last_offset, batch_offset)"
-                        " VALUES ($1, $2, $3, $4) ON CONFLICT (topic, partition) DO UPDATE"
-                        " SET last_offset = GREATEST(outbox_offsets.last_offset, EXCLUDED.last_offset),"
-                        " batch_offset = GREATEST(outbox_offsets.batch_offset, EXCLUDED.batch_offset)",
-                        [(t, p, o, low[(t, p)]) for (t, p), o in high.items()],
-                    )
+        if not rows:
+            return 0
+        await self._await_topics({row["topic"] for row in rows})
+        futures = [
+            await self._producer.send(row["topic"], value=bytes(row["envelope"]), key=row["key"].encode())
+            for row in rows
+        ]
+        metas: list[RecordMetadata] = await asyncio.gather(*futures)
+        unserved = 0
+        if asyncio.get_running_loop().time() < self._verify_until:
+            unserved = await self._unserved(rows, metas)
+        low: dict[tuple[str, int], int] = {}
+        high: dict[tuple[str, int], int] = {}
+        for md in metas:
+            tp = (md.topic, md.partition)
+            low[tp] = min(low.get(tp, md.offset), md.offset)
+            high[tp] = max(high.get(tp, md.offset), md.offset)
+        lost = sorted(tp for tp, offset in low.items() if offset <= self._acked.get(tp, -1))
+        if unserved:
+            log.warning("the broker acknowledged records it does not serve; publishing the outbox again",
+                        extra={"schema": self._schema, "unserved": unserved, "batch": len(rows)})
+            lost = sorted(low)
+        ids = [r["id"] for r in rows]
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute("UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", ids)
             if lost:
-                self._acked, self._marks = {}, {}
-                self._verify_until = asyncio.get_running_loop().time() + self._verify_window_s
-            if unserved:
-                await asyncio.sleep(self._settle_s)  # let the broker finish whatever reset its topics
-                return len(rows)
-            for tp, offset in high.items():
-                self._acked[tp] = max(self._acked.get(tp, -1), offset)
-                self._marks[tp] = max(self._marks.get(tp, -1), low[tp])
+                # the broker's log restarted below offsets it acknowledged before: everything published may be
+                # gone, this batch too (a broker whose topic was re-created under it may not serve what it
+                # just acknowledged); queue it all again (same event ids) and forget the old offsets
+                await self._queue_again(conn, lost)
+            if not unserved:  # offsets of records it does not serve say nothing
+                await conn.executemany(
+                    "INSERT INTO outbox_offsets (topic, partition, last_offset, batch_offset)"
+                    " VALUES ($1, $2, $3, $4) ON CONFLICT (topic, partition) DO UPDATE"
+                    " SET last_offset = GREATEST(outbox_offsets.last_offset, EXCLUDED.last_offset),"
+                    " batch_offset = GREATEST(outbox_offsets.batch_offset, EXCLUDED.batch_offset)",
+                    [(t, p, o, low[(t, p)]) for (t, p), o in high.items()],
+                )
+        if lost:
+            self._acked, self._marks = {}, {}
+            self._verify_until = asyncio.get_running_loop().time() + self._verify_window_s
+            if self._on_broker_reset is not None:  # after the commit: no transaction waits on the broker
+                await self._on_broker_reset()
+        if unserved:
+            await asyncio.sleep(self._settle_s)  # let the broker finish whatever reset its topics
+            return len(rows)
+        for tp, offset in high.items():
+            self._acked[tp] = max(self._acked.get(tp, -1), offset)
+            self._marks[tp] = max(self._marks.get(tp, -1), low[tp])
         self.published += len(rows)
         PUBLISHED.labels(self._schema).inc(len(rows))
         return len(rows)
