@@ -81,3 +81,35 @@ def test_a_label_studio_ml_backend_prelabels_the_queue(stack: Stack, make_user: 
     spans = [text[r["start"]:r["end"]] for r in mine[0]["result"] if r["type"] == "span"]
     assert spans == [w for w in text.split() if w[0].isupper()]
     assert any(r["type"] == "choice" and r["name"] == "sentiment" for r in mine[0]["result"])
+
+
+def test_the_built_in_voice_activity_model_prelabels_audio_items(stack: Stack, make_user: Any) -> None:
+    from tests.integration.test_workspace_av import TONE, tone_wav, upload
+
+    manager: Api = make_user("manager")
+    schema = {"modality": "audio", "tools": ["segment"], "labels": [{"name": "music"}, {"name": "speech"}]}
+    pid = manager.create_project(f"vad-{uuid.uuid4().hex[:6]}", schema, {"overlap": 1, "review": "none"})["id"]
+    refused = manager.post(f"/projects/{pid}/models/connect", json={"plugin": "ls-ml-backend"})
+    assert refused.status_code == 422 and "url" in refused.text, refused.text  # a remote model needs its address
+    connected = manager.post(f"/projects/{pid}/models/connect", json={"plugin": "audio-energy-vad"})
+    assert connected.status_code == 201, connected.text
+    version = connected.json()
+    assert version["model_version"] == f"audio-energy-vad@{pid}/v1" and version["serving"], version
+    assert version["lineage"]["config"]["label"] == "speech"
+
+    upload(manager, pid, "tone.wav", tone_wav(), "audio/wav")  # ingested after the model serves: pre-labeled
+    annotator: Api = make_user("annotator")
+    deadline = time.monotonic() + 60
+    while True:
+        task = annotator.post(f"/projects/{pid}/tasks/next").json()
+        mine = [p for p in task["predictions"] if p["model_version"] == version["model_version"]]
+        if mine or time.monotonic() > deadline:
+            break
+        assert annotator.post(f"/tasks/{task['id']}/skip", json={"reason": "waiting for pre-labels"}).status_code \
+            == 200
+        time.sleep(0.5)
+        annotator = make_user("annotator")
+    assert mine, f"no pre-label from {version['model_version']} reached the task: {task}"
+    [segment] = mine[0]["result"]
+    assert (segment["type"], segment["label"], segment["text"]) == ("segment", "speech", "")
+    assert segment["start"] == pytest.approx(TONE[0], abs=0.05) and segment["end"] == pytest.approx(TONE[1], abs=0.05)

@@ -1,13 +1,27 @@
-"""Fixtures: a deterministic bag-of-words encoder standing in for MiniLM (no torch needed)."""
+"""Fixtures: a deterministic bag-of-words encoder standing in for MiniLM (no torch needed), a fresh migrated
+database, and the preannotate gRPC service on 127.0.0.1 with its worker."""
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
 
+import asyncpg
+import grpc
 import numpy as np
 import pytest
+import pytest_asyncio
 from numpy.typing import NDArray
+
+from annotary.preannotate.v1 import preannotate_pb2_grpc
+from annotary_common.settings import CommonSettings
+from annotary_common.storage import LocalObjectStore
+from annotary_common.testing import migrated_pool
+from annotary_preannotate.entrypoints.grpc_api import PreannotateServicer
+from annotary_preannotate.models.text_choice import Encoder
+from annotary_preannotate.service_layer.worker import Worker, WorkerConfig
 
 DIM = 64
 
@@ -26,3 +40,24 @@ def bow_encoder(texts: Sequence[str]) -> NDArray[np.float32]:
 @pytest.fixture()
 def encoder() -> object:
     return bow_encoder
+
+
+@pytest_asyncio.fixture
+async def pool() -> AsyncIterator[asyncpg.Pool]:
+    async with migrated_pool("preannotate", "annotary_preannotate") as pool:
+        yield pool
+
+
+@pytest_asyncio.fixture
+async def stub(pool: asyncpg.Pool, tmp_path: Path, encoder: Encoder) -> AsyncIterator[tuple[Worker, Any]]:
+    async with LocalObjectStore(CommonSettings(data_dir=tmp_path)) as store:
+        worker = Worker(pool, store, WorkerConfig(), encoder=encoder)
+        server = grpc.aio.server()
+        preannotate_pb2_grpc.add_PreannotateServiceServicer_to_server(PreannotateServicer(pool, worker), server)
+        port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        try:
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+                yield worker, preannotate_pb2_grpc.PreannotateServiceStub(channel)
+        finally:
+            await server.stop(None)

@@ -21,7 +21,6 @@ from annotary_common.bus import apply_once
 from annotary_common.events import Event, build_envelope, parse_event
 from annotary_common.settings import CommonSettings
 from annotary_common.storage import LocalObjectStore
-from annotary_common.testing import migrated_pool
 from annotary_common.topics import ANNOTATION_ACCEPTED, ITEM_INGESTED
 from annotary_preannotate.models.text_choice import Encoder
 from annotary_preannotate.service_layer import flywheel, predictions
@@ -29,12 +28,6 @@ from annotary_preannotate.service_layer.worker import Worker, WorkerConfig
 
 PROJECT = "44444444-4444-4444-8444-444444444444"
 CONFIG = flywheel.FlywheelConfig(retrain_every=120, holdout_fraction=0.25)
-
-
-@pytest_asyncio.fixture
-async def pool() -> AsyncIterator[asyncpg.Pool]:
-    async with migrated_pool("preannotate", "annotary_preannotate") as pool:
-        yield pool
 
 
 @pytest_asyncio.fixture

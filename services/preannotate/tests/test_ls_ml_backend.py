@@ -7,7 +7,7 @@ import json
 import subprocess
 import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -15,25 +15,19 @@ from typing import Any
 import asyncpg
 import grpc
 import pytest
-import pytest_asyncio
 
 from annotary.events.v1 import events_pb2
-from annotary.preannotate.v1 import preannotate_pb2, preannotate_pb2_grpc
+from annotary.preannotate.v1 import preannotate_pb2
 from annotary_cli.infra import free_port, wait_for_port
 from annotary_common.bus import apply_once
 from annotary_common.events import build_envelope, parse_event
 from annotary_common.labelstudio import label_config
-from annotary_common.settings import CommonSettings
-from annotary_common.storage import LocalObjectStore
-from annotary_common.testing import migrated_pool
 from annotary_common.topics import ITEM_INGESTED
 from annotary_preannotate.domain.plugin import Accepted, PredictItem
-from annotary_preannotate.entrypoints.grpc_api import PreannotateServicer
 from annotary_preannotate.models import PLUGINS
 from annotary_preannotate.models.ls_ml_backend import BackendError, LabelStudioMLBackend
-from annotary_preannotate.models.text_choice import Encoder
 from annotary_preannotate.service_layer import predictions
-from annotary_preannotate.service_layer.worker import Worker, WorkerConfig
+from annotary_preannotate.service_layer.worker import Worker
 
 ROOT = Path(__file__).resolve().parents[3]
 LSML_PYTHON = ROOT / ".venv-lsml" / "bin" / "python"
@@ -152,27 +146,6 @@ def test_every_model_plugin_is_registered() -> None:
 
 
 # -- connected to a project: registered, serving, and pre-labeling the queue ----------------------------
-@pytest_asyncio.fixture
-async def pool() -> AsyncIterator[asyncpg.Pool]:
-    async with migrated_pool("preannotate", "annotary_preannotate") as pool:
-        yield pool
-
-
-@pytest_asyncio.fixture
-async def stub(pool: asyncpg.Pool, tmp_path: Path, encoder: Encoder) -> AsyncIterator[tuple[Worker, Any]]:
-    async with LocalObjectStore(CommonSettings(data_dir=tmp_path)) as store:
-        worker = Worker(pool, store, WorkerConfig(), encoder=encoder)
-        server = grpc.aio.server()
-        preannotate_pb2_grpc.add_PreannotateServiceServicer_to_server(PreannotateServicer(pool, worker), server)
-        port = server.add_insecure_port("127.0.0.1:0")
-        await server.start()
-        try:
-            async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-                yield worker, preannotate_pb2_grpc.PreannotateServiceStub(channel)
-        finally:
-            await server.stop(None)
-
-
 async def test_a_connected_backend_serves_the_project_and_prelabels_its_queue(
         backend_url: str, pool: asyncpg.Pool, stub: tuple[Worker, Any]) -> None:
     worker, client = stub

@@ -18,7 +18,6 @@ from annotary_common.bus import apply_once
 from annotary_common.events import Event, build_envelope, parse_event
 from annotary_common.settings import CommonSettings
 from annotary_common.storage import LocalObjectStore
-from annotary_common.testing import migrated_pool
 from annotary_common.topics import ANNOTATION_ACCEPTED, ITEM_INGESTED
 from annotary_preannotate.domain.flywheel import span_f1
 from annotary_preannotate.models.text_choice import Encoder
@@ -39,12 +38,6 @@ def sentence(k: int) -> tuple[str, list[dict[str, object]]]:
     n, c = text.index(name), text.index(city)
     return text, [{"type": "span", "label": "PER", "start": n, "end": n + len(name)},
                   {"type": "span", "label": "LOC", "start": c, "end": c + len(city)}]
-
-
-@pytest_asyncio.fixture
-async def pool() -> AsyncIterator[asyncpg.Pool]:
-    async with migrated_pool("preannotate", "annotary_preannotate") as pool:
-        yield pool
 
 
 @pytest_asyncio.fixture

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
-import pytest_asyncio
 
 from annotary.events.v1 import events_pb2
 from annotary_common.bus import PermanentError, apply_once
 from annotary_common.events import Event, build_envelope, parse_event
-from annotary_common.testing import migrated_pool
 from annotary_common.topics import ITEM_INGESTED, ITEM_PREANNOTATED
 from annotary_preannotate.service_layer import predictions
 
@@ -25,12 +22,6 @@ SPAN = [{"type": "span", "label": "PER", "start": 0, "end": 3, "score": 0.4}]
 def iid(n: int) -> str:
     """Item ids are UUIDs (ingest's canonical id)."""
     return f"00000000-0000-4000-8000-{n:012d}"
-
-
-@pytest_asyncio.fixture
-async def pool() -> AsyncIterator[asyncpg.Pool]:
-    async with migrated_pool("preannotate", "annotary_preannotate") as pool:
-        yield pool
 
 
 def ingested(item_id: str, *preds: tuple[str, float, str]) -> Event:

@@ -20,7 +20,6 @@ from annotary_common.bus import PermanentError, apply_once
 from annotary_common.events import Event, build_envelope, parse_event
 from annotary_common.settings import CommonSettings
 from annotary_common.storage import LocalObjectStore
-from annotary_common.testing import migrated_pool
 from annotary_common.topics import ANNOTATION_ACCEPTED, ITEM_INGESTED
 from annotary_preannotate.domain.flywheel import is_heldout
 from annotary_preannotate.entrypoints.grpc_api import PreannotateServicer
@@ -34,12 +33,6 @@ PROJECT = "11111111-1111-4111-8111-111111111111"
 CONFIG = flywheel.FlywheelConfig(retrain_every=10, holdout_fraction=0.3)
 POS = ["great wonderful film", "loved it wonderful", "great acting loved", "wonderful great story", "loved great"]
 NEG = ["awful boring film", "hated it boring", "awful acting hated", "boring awful story", "hated awful"]
-
-
-@pytest_asyncio.fixture
-async def pool() -> AsyncIterator[asyncpg.Pool]:
-    async with migrated_pool("preannotate", "annotary_preannotate") as pool:
-        yield pool
 
 
 @pytest_asyncio.fixture

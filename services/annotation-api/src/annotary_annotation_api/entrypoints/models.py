@@ -31,8 +31,9 @@ router = APIRouter(tags=["models"])
 
 class ConnectIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    plugin: Literal["ls-ml-backend", "openai-chat"]
-    url: Annotated[str, Field(min_length=1, max_length=2048, pattern=r"^https?://")]
+    plugin: Literal["ls-ml-backend", "openai-chat", "audio-energy-vad"]
+    url: Annotated[str, Field(max_length=2048, pattern=r"^(https?://.*)?$",
+                              description="the model's address (not for the built-in audio-energy-vad)")] = ""
     model: Annotated[str, Field(max_length=256, description="openai-chat: the served model's name")] = ""
     api_key: Annotated[str, Field(max_length=1024, description="openai-chat: sent as a bearer token")] = ""
 

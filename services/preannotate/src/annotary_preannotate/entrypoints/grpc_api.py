@@ -15,7 +15,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from annotary.preannotate.v1 import preannotate_pb2, preannotate_pb2_grpc
 from annotary_common.grpc_util import FailedPrecondition, InvalidArgument, NotFound, handles_errors
 from annotary_preannotate.domain.plugin import PredictItem
-from annotary_preannotate.models import REMOTE, ModelConfigError, remote_plugin
+from annotary_preannotate.models import READY_MADE, REMOTE, ModelConfigError, ready_made_plugin, remote_plugin
 from annotary_preannotate.service_layer import registry
 from annotary_preannotate.service_layer.worker import Worker
 
@@ -89,12 +89,14 @@ class PreannotateServicer(preannotate_pb2_grpc.PreannotateServiceServicer):
                            context: grpc.aio.ServicerContext[Any, Any]) -> preannotate_pb2.ModelVersion:
         if not request.project_id or not request.actor:
             raise InvalidArgument("project_id and actor (who connects the model) are required")
-        if request.plugin not in REMOTE:
-            raise InvalidArgument(f"plugin must be one of {', '.join(REMOTE)}, got {request.plugin!r}")
+        if request.plugin not in (*REMOTE, *READY_MADE):
+            raise InvalidArgument(f"plugin must be one of {', '.join((*REMOTE, *READY_MADE))}, got {request.plugin!r}")
         try:
             schema = json.loads(request.label_schema_json or "null")
         except ValueError as exc:
             raise InvalidArgument(f"label_schema_json is not JSON: {exc}") from None
+        if request.plugin in READY_MADE:
+            return await self._connect_ready_made(request, schema)
         config: dict[str, Any] = {"url": request.url, "label_schema": schema, "project": request.project_id}
         if request.model:
             config["model"] = request.model
@@ -110,6 +112,25 @@ class PreannotateServicer(preannotate_pb2_grpc.PreannotateServiceServicer):
         key = f"{self.worker.config.model_prefix}/{request.project_id}/{uuid.uuid4().hex}.json"
         await self.worker.store.put(key, json.dumps(config).encode(), "application/json")
         details = {"remote": request.url, "plugin": request.plugin, "backend_version": model.model_version}
+        async with self.pool.acquire() as conn, conn.transaction():
+            version = await registry.record_connected(conn, project_id=request.project_id, plugin=request.plugin,
+                                                      actor=request.actor, artifact_key=key, details=details)
+            records = await registry.list_versions(conn, request.project_id)
+        self.worker.wake()
+        return next(_version(r) for r in records if r.model_version == version)
+
+
+    async def _connect_ready_made(self, request: preannotate_pb2.ConnectModelRequest,
+                                  schema: Any) -> preannotate_pb2.ModelVersion:
+        """A built-in model that needs no training (no URL): its configuration is the artifact."""
+        try:
+            model = ready_made_plugin(request.plugin, schema)
+        except ModelConfigError as exc:
+            raise InvalidArgument(str(exc)) from None
+        artifact = model.dumps()
+        key = f"{self.worker.config.model_prefix}/{request.project_id}/{uuid.uuid4().hex}.json"
+        await self.worker.store.put(key, artifact, "application/json")
+        details = {"plugin": request.plugin, "built_in": True, "config": json.loads(artifact)}
         async with self.pool.acquire() as conn, conn.transaction():
             version = await registry.record_connected(conn, project_id=request.project_id, plugin=request.plugin,
                                                       actor=request.actor, artifact_key=key, details=details)

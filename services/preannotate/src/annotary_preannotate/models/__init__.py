@@ -23,6 +23,8 @@ PLUGINS: dict[str, type[ModelPlugin]] = {
 
 # Plugins whose model lives elsewhere: their registry artifact is a connection config (JSON), not weights.
 REMOTE = (LabelStudioMLBackend.name, OpenAIChatLabeler.name)
+# Built-in plugins that need no training: connected to a project like a remote model, configured from its schema.
+READY_MADE = (EnergyVAD.name,)
 
 
 class ModelConfigError(ValueError):
@@ -65,3 +67,19 @@ def load_plugin(plugin: str, data: bytes, model_version: str, encoder: Any = Non
     else:
         raise KeyError(f"{model_version}: unknown plugin {plugin!r}")
     return model
+
+
+def ready_made_plugin(plugin: str, schema: Any, model_version: str = "unregistered") -> ModelPlugin:
+    """A built-in model that needs no training, configured from the project's label schema: the audio voice-activity
+    model labels its segments with the schema's ``speech`` label (else its first label); the schema must be an
+    audio one when it names a modality."""
+    if plugin != EnergyVAD.name:
+        raise ModelConfigError(f"plugin must be one of {', '.join(READY_MADE)}, got {plugin!r}")
+    schema = schema if isinstance(schema, dict) else {}
+    modality = schema.get("modality")
+    if modality not in (None, "audio"):
+        raise ModelConfigError(f"{plugin} pre-labels audio; this project's schema has modality {modality!r}")
+    names = [str(entry.get("name")) for entry in schema.get("labels") or [] if isinstance(entry, dict)
+             and entry.get("name")]
+    label = "speech" if "speech" in names or not names else names[0]
+    return EnergyVAD(model_version, label=label)

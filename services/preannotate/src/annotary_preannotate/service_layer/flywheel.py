@@ -40,9 +40,8 @@ def _item_uuid(item_id: str, topic: str) -> uuid.UUID:
 
 
 async def record_item(conn: asyncpg.Connection, item: events_pb2.ItemSnapshot) -> bool:
-    """Keep a text or image item so the project's model can predict and score it; audio and video are not kept
-    yet."""
-    if not ((item.modality == "text" and item.text) or (item.modality == "image" and item.media_uri)):
+    """Keep a text, image or audio item so the project's model can predict and score it (video is not kept)."""
+    if not ((item.modality == "text" and item.text) or (item.modality in ("image", "audio") and item.media_uri)):
         return False
     # FOR SHARE orders this with a concurrent promotion (which updates the row): either the promotion sees
     # this item, or this sees the promoted version.

@@ -50,6 +50,7 @@ from annotary_preannotate.domain.plugin import (
     PredictItem,
 )
 from annotary_preannotate.models import PLUGINS, REMOTE, load_plugin
+from annotary_preannotate.models.energy_vad import decode_audio
 from annotary_preannotate.models.image_choice import ImageChoiceCNN
 from annotary_preannotate.models.ner_transformer import TransformerNER
 from annotary_preannotate.models.text_choice import TextChoiceClassifier
@@ -144,6 +145,11 @@ class Worker:
                 return img.convert("RGB")
 
         return await asyncio.to_thread(decode)
+
+    async def audio(self, uri: str) -> tuple[Any, int]:
+        """An item's audio, decoded to mono float32 samples and their rate, from the object store or its source."""
+        data = await self.store.read_uri(uri)
+        return await asyncio.to_thread(decode_audio, data)
 
     async def predict(self, model_version: str, items: Sequence[PredictItem],
                       project_id: str = "") -> list[ItemPrediction]:
@@ -402,10 +408,15 @@ class Worker:
             vectors.update({str(r["item_id"]): fresh[i] for i, r in enumerate(missing)})
         model = await self.model(version)
         images: dict[str, Any] = {}
+        audio: dict[str, tuple[Any, int]] = {}
         if model.capabilities.modality == "image":
             images = {str(r["item_id"]): await self.image(r["media_uri"]) for r in rows}
+        elif model.capabilities.modality == "audio":
+            audio = {str(r["item_id"]): await self.audio(r["media_uri"]) for r in rows}
         items = [PredictItem(str(r["item_id"]), r["text"], embedding=vectors.get(str(r["item_id"])),
-                             image=images.get(str(r["item_id"])), media_uri=r["media_uri"]) for r in rows]
+                             image=images.get(str(r["item_id"])), media_uri=r["media_uri"],
+                             audio=audio.get(str(r["item_id"]), (None, 0))[0],
+                             sample_rate=audio.get(str(r["item_id"]), (None, 0))[1]) for r in rows]
         predictions = await self.predict(version, items, project_id=str(rows[0]["project_id"]))
         async with self.pool.acquire() as conn, conn.transaction():
             for row, prediction in zip(rows, predictions, strict=True):
