@@ -42,6 +42,24 @@ def backend_url(tmp_path: Path) -> Iterator[str]:
             proc.wait(10)
 
 
+def task_with_prelabel(make_user: Any, pid: str, model_version: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Lease tasks until one carries a pre-label of ``model_version`` (pre-labels arrive asynchronously): the task and
+    that model's predictions. A task leased too early is skipped, by a fresh annotator each time (a skipped item never
+    comes back to the same annotator)."""
+    deadline = time.monotonic() + 60
+    while True:
+        annotator: Api = make_user("annotator")
+        task = annotator.post(f"/projects/{pid}/tasks/next").json()
+        mine = [p for p in task["predictions"] if p["model_version"] == model_version]
+        if mine or time.monotonic() > deadline:
+            break
+        skipped = annotator.post(f"/tasks/{task['id']}/skip", json={"reason": "waiting for pre-labels"})
+        assert skipped.status_code == 200, skipped.text
+        time.sleep(0.5)
+    assert mine, f"no pre-label from {model_version} reached the tasks: {task}"
+    return task, mine
+
+
 def test_a_label_studio_ml_backend_prelabels_the_queue(stack: Stack, make_user: Any, backend_url: str) -> None:
     manager: Api = make_user("manager")
     annotator: Api = make_user("annotator")
@@ -66,17 +84,7 @@ def test_a_label_studio_ml_backend_prelabels_the_queue(stack: Stack, make_user: 
     assert reply.status_code == 201, reply.text
     wait_items(manager, pid, len(texts))
 
-    deadline = time.monotonic() + 60
-    while True:
-        task = annotator.post(f"/projects/{pid}/tasks/next").json()
-        mine = [p for p in task["predictions"] if p["model_version"] == version["model_version"]]
-        if mine or time.monotonic() > deadline:
-            break
-        assert annotator.post(f"/tasks/{task['id']}/skip", json={"reason": "waiting for pre-labels"}).status_code \
-            == 200
-        time.sleep(0.5)
-        annotator = make_user("annotator")  # a skipped item never comes back to the same annotator
-    assert mine, f"no pre-label from {version['model_version']} reached the tasks: {task}"
+    task, mine = task_with_prelabel(make_user, pid, version["model_version"])
     text = task["item"]["text"]
     spans = [text[r["start"]:r["end"]] for r in mine[0]["result"] if r["type"] == "span"]
     assert spans == [w for w in text.split() if w[0].isupper()]
@@ -98,18 +106,7 @@ def test_the_built_in_voice_activity_model_prelabels_audio_items(stack: Stack, m
     assert version["lineage"]["config"]["label"] == "speech"
 
     upload(manager, pid, "tone.wav", tone_wav(), "audio/wav")  # ingested after the model serves: pre-labeled
-    annotator: Api = make_user("annotator")
-    deadline = time.monotonic() + 60
-    while True:
-        task = annotator.post(f"/projects/{pid}/tasks/next").json()
-        mine = [p for p in task["predictions"] if p["model_version"] == version["model_version"]]
-        if mine or time.monotonic() > deadline:
-            break
-        assert annotator.post(f"/tasks/{task['id']}/skip", json={"reason": "waiting for pre-labels"}).status_code \
-            == 200
-        time.sleep(0.5)
-        annotator = make_user("annotator")
-    assert mine, f"no pre-label from {version['model_version']} reached the task: {task}"
+    _, mine = task_with_prelabel(make_user, pid, version["model_version"])
     [segment] = mine[0]["result"]
     assert (segment["type"], segment["label"], segment["text"]) == ("segment", "speech", "")
     assert segment["start"] == pytest.approx(TONE[0], abs=0.05) and segment["end"] == pytest.approx(TONE[1], abs=0.05)

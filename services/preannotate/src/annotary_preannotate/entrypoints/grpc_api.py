@@ -109,16 +109,8 @@ class PreannotateServicer(preannotate_pb2_grpc.PreannotateServiceServicer):
             raise InvalidArgument(f"url: {exc}" if isinstance(exc, httpx.InvalidURL) else str(exc)) from None
         except (httpx.HTTPError, RuntimeError) as exc:
             raise FailedPrecondition(f"the model at {request.url} did not answer its setup: {exc}") from None
-        key = f"{self.worker.config.model_prefix}/{request.project_id}/{uuid.uuid4().hex}.json"
-        await self.worker.store.put(key, json.dumps(config).encode(), "application/json")
         details = {"remote": request.url, "plugin": request.plugin, "backend_version": model.model_version}
-        async with self.pool.acquire() as conn, conn.transaction():
-            version = await registry.record_connected(conn, project_id=request.project_id, plugin=request.plugin,
-                                                      actor=request.actor, artifact_key=key, details=details)
-            records = await registry.list_versions(conn, request.project_id)
-        self.worker.wake()
-        return next(_version(r) for r in records if r.model_version == version)
-
+        return await self._register_connected(request, json.dumps(config).encode(), details)
 
     async def _connect_ready_made(self, request: preannotate_pb2.ConnectModelRequest,
                                   schema: Any) -> preannotate_pb2.ModelVersion:
@@ -128,9 +120,15 @@ class PreannotateServicer(preannotate_pb2_grpc.PreannotateServiceServicer):
         except ModelConfigError as exc:
             raise InvalidArgument(str(exc)) from None
         artifact = model.dumps()
+        details = {"plugin": request.plugin, "built_in": True, "config": json.loads(artifact)}
+        return await self._register_connected(request, artifact, details)
+
+    async def _register_connected(self, request: preannotate_pb2.ConnectModelRequest, artifact: bytes,
+                                  details: dict[str, Any]) -> preannotate_pb2.ModelVersion:
+        """Store a connected model's artifact (its JSON configuration), register it as the project's next version,
+        serve it, and wake the worker to pre-label the queue with it."""
         key = f"{self.worker.config.model_prefix}/{request.project_id}/{uuid.uuid4().hex}.json"
         await self.worker.store.put(key, artifact, "application/json")
-        details = {"plugin": request.plugin, "built_in": True, "config": json.loads(artifact)}
         async with self.pool.acquire() as conn, conn.transaction():
             version = await registry.record_connected(conn, project_id=request.project_id, plugin=request.plugin,
                                                       actor=request.actor, artifact_key=key, details=details)
