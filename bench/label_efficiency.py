@@ -3,6 +3,8 @@
 Pool-based simulation: start from the same random seed set, then label a batch at a time chosen by
 - random: uniformly from the pool;
 - uncertainty: the highest margin uncertainty (1 - (p1 - p2)) of the current model;
+- density: margin uncertainty times information density squared (mean cosine similarity to the item's nearest
+  neighbours among a 2,000-item sample of the pool), the service's default;
 - diversity: k-center greedy over the features (embeddings), farthest from everything labeled;
 - hybrid: the 5*batch most uncertain, then k-center among them weighted by uncertainty;
 retrain, and measure accuracy on a fixed held-out test set. Averaged over 5 seeds.
@@ -39,9 +41,17 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from annotary_preannotate.domain.active_learning import hybrid, k_center_greedy, margin
+from annotary_preannotate.domain.active_learning import (
+    density_weighted,
+    hybrid,
+    information_density,
+    k_center_greedy,
+    margin,
+)
+from annotary_preannotate.service_layer.worker import WorkerConfig
 
-STRATEGIES: tuple[str, ...] = ("random", "uncertainty", "diversity", "hybrid")
+STRATEGIES: tuple[str, ...] = ("random", "uncertainty", "density", "diversity", "hybrid")
+SERVICE = WorkerConfig()  # the service's density settings (neighbours, reference sample, power)
 C_OVERRIDE: dict[str, float] = {}
 BATCH_OVERRIDE: dict[str, int] = {}
 BUDGET = 1000
@@ -114,6 +124,10 @@ def run_one(x: NDArray[np.float64], y: NDArray[np.int64], strategy: str, seed: i
     curve: dict[int, float] = {}
     budget = min(BUDGET, len(pool_idx))
     pick_rng = np.random.default_rng(seed + 1000)
+    density = np.ones(len(y))
+    if strategy == "density":  # as the service does it: against a sample of the pool (the test set never seen)
+        sample = pool_idx[rng.permutation(len(pool_idx))[:SERVICE.density_reference]]
+        density[pool_idx] = information_density(x[pool_idx], x[sample], SERVICE.density_neighbours)
     while True:
         clf, _ = fit_predict(x[labeled], y[labeled], x[:1], c)
         curve[len(labeled)] = float((clf.predict(x[test]) == y[test]).mean())
@@ -125,6 +139,9 @@ def run_one(x: NDArray[np.float64], y: NDArray[np.int64], strategy: str, seed: i
             picks = list(pick_rng.choice(len(unlabeled), size=k, replace=False))
         elif strategy == "uncertainty":
             scores = margin(clf.predict_proba(pool_x))
+            picks = list(np.argsort(-scores, kind="stable")[:k])
+        elif strategy == "density":
+            scores = density_weighted(margin(clf.predict_proba(pool_x)), density[unlabeled], SERVICE.density_power)
             picks = list(np.argsort(-scores, kind="stable")[:k])
         elif strategy == "diversity":
             picks = k_center_greedy(pool_x, x[labeled], k)

@@ -36,9 +36,14 @@ NEG = ["awful boring film", "hated it boring", "awful acting hated", "boring awf
 
 
 @pytest_asyncio.fixture
-async def worker(pool: asyncpg.Pool, tmp_path: Path, encoder: Encoder) -> AsyncIterator[Worker]:
+async def store(tmp_path: Path) -> AsyncIterator[LocalObjectStore]:
     async with LocalObjectStore(CommonSettings(data_dir=tmp_path)) as store:
-        yield Worker(pool, store, WorkerConfig(), encoder=encoder)
+        yield store
+
+
+@pytest_asyncio.fixture
+async def worker(pool: asyncpg.Pool, store: LocalObjectStore, encoder: Encoder) -> Worker:
+    return Worker(pool, store, WorkerConfig(selection="uncertainty"), encoder=encoder)
 
 
 def item_ids(heldout: bool, n: int, start: int = 0) -> list[str]:
@@ -182,3 +187,65 @@ async def test_training_waits_for_both_classes(pool: asyncpg.Pool, worker: Worke
         job = await conn.fetchrow("SELECT state, error FROM training_jobs")
         assert await conn.fetchval("SELECT count(*) FROM model_versions") == 0
     assert job is not None and job["state"] == "done" and "two classes" in job["error"]
+
+
+# -- the queue order beyond per-item uncertainty: information density, and batch selection ------------------------
+async def serving_model(pool: asyncpg.Pool, worker: Worker) -> None:
+    await label_round(pool, 0)
+    assert await worker.train_once()
+    await drain_outbox(pool)
+
+
+async def test_density_puts_typical_uncertain_items_before_outliers(
+        pool: asyncpg.Pool, store: LocalObjectStore, encoder: Encoder) -> None:
+    worker = Worker(pool, store, WorkerConfig(selection="density", density_neighbours=3), encoder=encoder)
+    typical = item_ids(False, 6, 500)
+    texts = ["great but boring", "great but boring story", "loved it but boring", "great yet boring film",
+             "wonderful but boring", "great but hated"]
+    for iid, text in zip(typical, texts, strict=True):
+        await handle(pool, ingested(iid, text))
+    [outlier] = item_ids(False, 1, 700)
+    await handle(pool, ingested(outlier, "zebra quantum teapot"))  # no word the model knows: as uncertain as it gets
+    await serving_model(pool, worker)
+    assert await worker.score_once()
+    scored = {key: p.score for topic, key, p in await drain_outbox(pool) if topic == "item.scored"}
+    uncertainty = {str(r["item_id"]): r["uncertainty"] for r in await pool.fetch(
+        "SELECT item_id, uncertainty FROM items WHERE NOT labeled")}
+    assert uncertainty[outlier] >= max(uncertainty[i] for i in typical)  # by uncertainty alone it would come first
+    assert scored[outlier] < min(scored[i] for i in typical)  # weighted by density it waits
+    assert all(0.0 <= scored[i] <= uncertainty[i] + 1e-6 for i in scored)
+
+
+@pytest.mark.parametrize("selection", ["hybrid", "diversity"])
+async def test_batch_selection_comes_first_and_is_chosen_again_as_labels_come_in(
+        pool: asyncpg.Pool, store: LocalObjectStore, encoder: Encoder, selection: str) -> None:
+    worker = Worker(pool, store, WorkerConfig(selection=selection, selection_size=3), encoder=encoder)
+    queue = item_ids(False, 10, 500)
+    words = ["great", "boring", "loved", "awful", "story", "acting", "film", "hated", "wonderful", "plot"]
+    for n, iid in enumerate(queue):
+        await handle(pool, ingested(iid, f"{words[n]} {words[(n + 3) % 10]} but {words[(n + 7) % 10]}"))
+    assert not await worker.select_once()  # no model: nothing to select from
+    await serving_model(pool, worker)
+    assert await worker.score_once()
+    await drain_outbox(pool)
+    assert await worker.select_once()
+    first = [(key, p.score) for topic, key, p in await drain_outbox(pool) if topic == "item.scored"]
+    assert len(first) == 3 and all(1.0 < score <= 2.0 for _, score in first)
+    assert [score for _, score in first] == sorted((score for _, score in first), reverse=True)  # its order
+    ranks = {str(r["item_id"]): r["selected_rank"] for r in await pool.fetch(
+        "SELECT item_id, selected_rank FROM items WHERE selected_rank IS NOT NULL")}
+    assert ranks == {key: n + 1 for n, (key, _) in enumerate(first)}
+    assert not await worker.select_once()  # nothing new: not chosen again
+
+    # two of the batch get labeled (half a batch, rounded up): the next batch is chosen; the third item of the
+    # first batch is either chosen again or goes back to its uncertainty
+    for key, _ in first[:2]:
+        await handle(pool, accepted(key, "great", "pos"))
+    await drain_outbox(pool)
+    assert await worker.select_once()
+    second = {key: p.score for topic, key, p in await drain_outbox(pool) if topic == "item.scored"}
+    boosted = {k for k, v in second.items() if v > 1.0}
+    assert len(boosted) == 3 and not boosted & {key for key, _ in first[:2]}  # labeled items are not chosen
+    leftover = first[2][0]
+    assert leftover in boosted or second[leftover] <= 1.0
+    assert await pool.fetchval("SELECT count(*) FROM items WHERE selected_rank IS NOT NULL") == 3

@@ -30,6 +30,8 @@ async def main() -> int:
             store,
             WorkerConfig(
                 sampling=settings.sampling,
+                selection=settings.selection,
+                selection_size=settings.selection_size,
                 predict_batch=settings.predict_batch,
                 poll_interval_s=settings.poll_interval_s,
                 model_prefix=settings.model_prefix,

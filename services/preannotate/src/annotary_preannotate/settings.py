@@ -20,8 +20,15 @@ class PreannotateSettings(BaseSettings):
     retrain_every: int = Field(default=50, ge=0)
     # Share of accepted items held out (by item id) to compare candidates with the serving model.
     holdout_fraction: float = Field(default=0.2, gt=0.0, lt=1.0)
-    # The active-learning score published as item.scored.
+    # The active-learning score published as item.scored: an uncertainty measure of the serving model's prediction...
     sampling: Literal["least_confidence", "margin", "entropy"] = "margin"
+    # ...and how the queue is ordered with it. uncertainty: by that score alone; density: the score times the item's
+    # information density (mean similarity to its nearest neighbours among the project's items) squared, so outliers
+    # wait; diversity: batches of `selection_size` chosen by k-center greedy over the embeddings (farthest from all
+    # labeled); hybrid: the 5 x selection_size most uncertain, then k-center among them weighted by uncertainty.
+    # Batches come first in the queue, in their order, and are chosen again once half a batch of labels has come in.
+    selection: Literal["uncertainty", "density", "diversity", "hybrid"] = "density"
+    selection_size: int = Field(default=100, ge=1, le=10_000)
     predict_batch: int = Field(default=128, ge=1, le=4096)
     poll_interval_s: float = Field(default=0.5, gt=0.0)
     device: Literal["auto", "cpu", "cuda"] = "auto"

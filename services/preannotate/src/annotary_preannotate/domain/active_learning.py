@@ -1,6 +1,8 @@
 """Active-learning scores (a higher score = label it sooner) and batch selection. Pure numpy.
 
 Per-item uncertainty from class probabilities: least confidence, margin and entropy, each in 0..1.
+Representativeness: information density (mean cosine similarity to an item's nearest neighbours in the pool), which
+weights uncertainty so that outliers (noise, the ambiguous odd one) do not crowd out typical items.
 Batch diversity: k-center greedy over embeddings. Hybrid: uncertainty-weighted k-center.
 """
 
@@ -93,11 +95,44 @@ def k_center_greedy(pool: FloatArray, labeled: FloatArray, k: int,
     return chosen
 
 
+def information_density(points: FloatArray, reference: FloatArray, neighbours: int = 20) -> FloatArray:
+    """Per point, the mean cosine similarity to its ``neighbours`` most similar reference points (the point itself,
+    when it is among them, left out), clipped to 0..1: high in dense regions of the pool, low for outliers."""
+    x = np.asarray(points, dtype=np.float64)
+    ref = np.asarray(reference, dtype=np.float64)
+    if x.shape[0] == 0 or ref.shape[0] == 0:
+        return np.ones(x.shape[0])
+    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    ref = ref / np.maximum(np.linalg.norm(ref, axis=1, keepdims=True), 1e-12)
+    k = max(1, min(neighbours, ref.shape[0]))
+    out = np.empty(x.shape[0])
+    for start in range(0, x.shape[0], 512):
+        sims = x[start:start + 512] @ ref.T
+        sims[sims > 1.0 - 1e-6] = -np.inf  # the point itself (or an exact copy) says nothing of its region
+        top = np.sort(sims, axis=1)[:, -k:]
+        top[np.isinf(top)] = 0.0
+        out[start:start + 512] = top.mean(axis=1)
+    clipped: FloatArray = np.clip(out, 0.0, 1.0)
+    return clipped
+
+
+def density_weighted(uncertainty: FloatArray, density: FloatArray, power: float = 2.0) -> FloatArray:
+    """Uncertainty times density to the ``power`` (Settles and Craven's information density)."""
+    out: FloatArray = np.asarray(uncertainty, dtype=np.float64) * np.asarray(density, dtype=np.float64) ** power
+    return out
+
+
 def hybrid(pool: FloatArray, labeled: FloatArray, probabilities: FloatArray, k: int,
            candidates_factor: int = 5, strategy: str = "margin") -> list[int]:
     """Uncertainty first, diversity second: the ``k * candidates_factor`` most uncertain pool items,
     then k-center greedy among them weighted by their uncertainty."""
-    scores = UNCERTAINTY[strategy](probabilities)
+    return hybrid_from_scores(pool, labeled, UNCERTAINTY[strategy](probabilities), k, candidates_factor)
+
+
+def hybrid_from_scores(pool: FloatArray, labeled: FloatArray, scores: FloatArray, k: int,
+                       candidates_factor: int = 5) -> list[int]:
+    """:func:`hybrid` from per-item uncertainty scores already computed."""
+    scores = np.asarray(scores, dtype=np.float64)
     n = min(len(scores), max(k, k * candidates_factor))
     top = np.argsort(-scores, kind="stable")[:n]
     picked = k_center_greedy(np.asarray(pool)[top], labeled, k, weights=0.1 + scores[top])

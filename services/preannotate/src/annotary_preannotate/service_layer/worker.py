@@ -32,7 +32,13 @@ from annotary.events.v1 import events_pb2
 from annotary_common import outbox, topics
 from annotary_common.metrics import MODEL_ACCURACY, PREANNOTATE_LATENCY
 from annotary_common.storage import ObjectStore
-from annotary_preannotate.domain.active_learning import UNCERTAINTY
+from annotary_preannotate.domain.active_learning import (
+    UNCERTAINTY,
+    density_weighted,
+    hybrid_from_scores,
+    information_density,
+    k_center_greedy,
+)
 from annotary_preannotate.domain.flywheel import (
     Evaluation,
     better,
@@ -66,6 +72,11 @@ STALE_JOB = "10 minutes"
 @dataclass(frozen=True)
 class WorkerConfig:
     sampling: str = "margin"
+    selection: str = "density"         # uncertainty | density | diversity | hybrid (see settings.py)
+    selection_size: int = 100          # a batch of the diversity and hybrid selections
+    density_neighbours: int = 50       # information density: mean similarity to this many nearest items...
+    density_reference: int = 2000      # ...among a sample of this many of the project's items
+    density_power: float = 2.0
     predict_batch: int = 128
     poll_interval_s: float = 0.5
     model_prefix: str = "preannotate/models"
@@ -96,6 +107,7 @@ class Worker:
         self._models: dict[str, ModelPlugin] = {}
         self._wake = asyncio.Event()
         self._accuracy_label: dict[str, str] = {}  # project -> the model version its accuracy gauge names
+        self._references: dict[str, tuple[float, NDArray[np.float32]]] = {}  # project -> (when, sampled embeddings)
 
     def wake(self) -> None:
         self._wake.set()
@@ -105,6 +117,7 @@ class Worker:
             try:
                 busy = await self.train_once()
                 busy = await self.score_once() or busy
+                busy = await self.select_once() or busy
             except Exception:  # a bad artifact or a lost connection must not stop the service; log and go on
                 log.exception("worker step failed; retrying")
                 busy = False
@@ -418,19 +431,128 @@ class Worker:
                              audio=audio.get(str(r["item_id"]), (None, 0))[0],
                              sample_rate=audio.get(str(r["item_id"]), (None, 0))[1]) for r in rows]
         predictions = await self.predict(version, items, project_id=str(rows[0]["project_id"]))
+        uncertainty = [self.uncertainty(p) for p in predictions]
+        queue_scores = await self._queue_scores(str(rows[0]["project_id"]), predictions, uncertainty, vectors)
         async with self.pool.acquire() as conn, conn.transaction():
-            for row, prediction in zip(rows, predictions, strict=True):
-                await self._publish(conn, row, prediction, vectors.get(prediction.item_id))
+            for row, prediction, u, score in zip(rows, predictions, uncertainty, queue_scores, strict=True):
+                await self._publish(conn, row, prediction, vectors.get(prediction.item_id), u, score)
+            if self.config.selection in ("diversity", "hybrid"):
+                await conn.execute("UPDATE projects SET selection_due = true WHERE project_id = $1",
+                                   str(rows[0]["project_id"]))
         log.info("items scored", extra={"model_version": version, "items": len(rows)})
 
+    async def _queue_scores(self, project_id: str, predictions: Sequence[ItemPrediction], uncertainty: list[float],
+                            vectors: dict[str, NDArray[np.float32]]) -> list[float]:
+        """What item.scored carries for each prediction: its uncertainty, times its information density squared
+        under the density selection (items without an embedding keep their uncertainty)."""
+        if self.config.selection != "density" or not vectors:
+            return uncertainty
+        embedded = [i for i, p in enumerate(predictions) if p.item_id in vectors]
+        points = np.vstack([vectors[predictions[i].item_id] for i in embedded])
+        reference = await self._reference(project_id, points)
+        density = information_density(points.astype(np.float64), reference.astype(np.float64),
+                                      self.config.density_neighbours)
+        weighted = density_weighted(np.asarray([uncertainty[i] for i in embedded]), density,
+                                    self.config.density_power)
+        out = list(uncertainty)
+        for j, i in enumerate(embedded):
+            out[i] = float(weighted[j])
+        return out
+
+    async def _reference(self, project_id: str, batch: NDArray[np.float32]) -> NDArray[np.float32]:
+        """A sample of the project's item embeddings (with the batch's own), for information density; sampled again
+        every 30 s while the project holds fewer embeddings than the sample's size."""
+        now = time.monotonic()
+        cached = self._references.get(project_id)
+        size = self.config.density_reference
+        if cached is None or (len(cached[1]) < size and now - cached[0] > 30.0):
+            async with self.pool.acquire() as conn:
+                rows = await conn.fetch("SELECT embedding FROM items WHERE project_id = $1 AND embedding IS NOT NULL"
+                                        " ORDER BY random() LIMIT $2", project_id, size)
+            sample = (np.vstack([np.frombuffer(r["embedding"], dtype=np.float32) for r in rows]) if rows
+                      else np.zeros((0, batch.shape[1]), dtype=np.float32))
+            cached = (now, sample)
+            self._references[project_id] = cached
+        reference = cached[1]
+        if len(reference) < size:
+            reference = np.vstack([reference, batch]) if len(reference) else batch
+        return reference
+
+    async def select_once(self) -> bool:
+        """Under the diversity and hybrid selections: choose the next batch of one project whose queue is scored and
+        whose selection is due (a scoring pass finished, or half a batch of labels came in since the last one), and
+        publish it as item.scored above every uncertainty (1 < score <= 2, in the batch's order); items of the last
+        batch not chosen again go back to their uncertainty."""
+        if self.config.selection not in ("diversity", "hybrid"):
+            return False
+        k = self.config.selection_size
+        async with self.pool.acquire() as conn, conn.transaction():
+            project = await conn.fetchrow(
+                """
+                SELECT project_id, serving_version, accepted FROM projects p
+                WHERE serving_version IS NOT NULL AND (selection_due OR accepted - selected_at_accepted >= $1)
+                  AND NOT EXISTS (SELECT 1 FROM items i WHERE i.project_id = p.project_id AND i.needs_score)
+                ORDER BY updated_at LIMIT 1 FOR UPDATE SKIP LOCKED
+                """, max(1, k // 2))
+            if project is None:
+                return False
+            project_id = project["project_id"]
+            await conn.execute("UPDATE projects SET selection_due = false, selected_at_accepted = $2"
+                               " WHERE project_id = $1", project_id, project["accepted"])
+            if self.config.selection == "hybrid":
+                candidates = await conn.fetch(
+                    "SELECT item_id, embedding, uncertainty FROM items WHERE project_id = $1 AND NOT labeled"
+                    " AND uncertainty IS NOT NULL AND embedding IS NOT NULL ORDER BY uncertainty DESC LIMIT $2",
+                    project_id, 5 * k)
+            else:
+                candidates = await conn.fetch(
+                    "SELECT item_id, embedding, uncertainty FROM items WHERE project_id = $1 AND NOT labeled"
+                    " AND uncertainty IS NOT NULL AND embedding IS NOT NULL ORDER BY random() LIMIT $2",
+                    project_id, self.config.density_reference)
+            labeled = await conn.fetch("SELECT embedding FROM items WHERE project_id = $1 AND labeled"
+                                       " AND embedding IS NOT NULL ORDER BY seq DESC LIMIT $2",
+                                       project_id, self.config.density_reference)
+            previous = {r["item_id"]: r["uncertainty"] for r in await conn.fetch(
+                "SELECT item_id, uncertainty FROM items WHERE project_id = $1 AND selected_rank IS NOT NULL"
+                " AND NOT labeled", project_id)}
+            if not candidates:
+                return True
+            pool_x = _vectors(candidates)
+            labeled_x = _vectors(labeled) if labeled else np.zeros((0, pool_x.shape[1]))
+            scores = np.asarray([r["uncertainty"] for r in candidates], dtype=np.float64)
+            if self.config.selection == "hybrid":
+                order = await asyncio.to_thread(hybrid_from_scores, pool_x, labeled_x, scores, k)
+            else:
+                order = await asyncio.to_thread(k_center_greedy, pool_x, labeled_x, k)
+            chosen = [candidates[i]["item_id"] for i in order]
+            await conn.execute("UPDATE items SET selected_rank = NULL WHERE project_id = $1"
+                               " AND selected_rank IS NOT NULL", project_id)
+            await conn.execute("UPDATE items SET selected_rank = r.rank FROM unnest($1::uuid[]) WITH ORDINALITY"
+                               " AS r(item_id, rank) WHERE items.item_id = r.item_id", chosen)
+            version = project["serving_version"]
+            for rank, item_id in enumerate(chosen):
+                await self._scored(conn, str(item_id), project_id, 2.0 - rank / len(chosen), version)
+            for item_id, uncertainty in previous.items():
+                if item_id not in set(chosen) and uncertainty is not None:
+                    await self._scored(conn, str(item_id), project_id, float(uncertainty), version)
+        log.info("selection made", extra={"project_id": project_id, "selection": self.config.selection,
+                                          "items": len(chosen), "candidates": len(candidates)})
+        return True
+
+    async def _scored(self, conn: asyncpg.Connection, item_id: str, project_id: str, score: float,
+                      model_version: str) -> None:
+        await outbox.add_event(conn, topics.ITEM_SCORED, key=item_id, producer=PRODUCER,
+                               payload=events_pb2.ItemScored(item_id=item_id, project_id=project_id, score=score,
+                                                             model_version=model_version))
+
     async def _publish(self, conn: asyncpg.Connection, row: asyncpg.Record, prediction: ItemPrediction,
-                       vector: NDArray[np.float32] | None) -> None:
+                       vector: NDArray[np.float32] | None, uncertainty: float, score: float) -> None:
         item_id, project_id = prediction.item_id, row["project_id"]
         claimed = await conn.fetchval(
-            "UPDATE items SET scored_version = $2, needs_score = false, embedding = coalesce(embedding, $3) "
-            "WHERE item_id = $1 AND needs_score AND NOT labeled "
+            "UPDATE items SET scored_version = $2, needs_score = false, embedding = coalesce(embedding, $3),"
+            " uncertainty = $4 WHERE item_id = $1 AND needs_score AND NOT labeled "
             "AND $2 = (SELECT serving_version FROM projects p WHERE p.project_id = items.project_id) RETURNING true",
-            row["item_id"], prediction.model_version, vector.tobytes() if vector is not None else None)
+            row["item_id"], prediction.model_version, vector.tobytes() if vector is not None else None, uncertainty)
         if not claimed:
             return  # labeled meanwhile, scored by another replica, or a newer version serves now
         result_json = json.dumps(prediction.result)
@@ -444,10 +566,12 @@ class Worker:
                                        item_id=item_id, project_id=project_id, predictions=[events_pb2.Prediction(
                                            model_version=prediction.model_version, score=prediction.score,
                                            result_json=result_json)]))
-        await outbox.add_event(conn, topics.ITEM_SCORED, key=item_id, producer=PRODUCER,
-                               payload=events_pb2.ItemScored(item_id=item_id, project_id=project_id,
-                                                             score=self.uncertainty(prediction),
-                                                             model_version=prediction.model_version))
+        await self._scored(conn, item_id, project_id, score, prediction.model_version)
+
+
+def _vectors(rows: Sequence[asyncpg.Record]) -> NDArray[np.float64]:
+    """The rows' stored float32 embeddings as one float64 matrix."""
+    return np.vstack([np.frombuffer(r["embedding"], dtype=np.float32) for r in rows]).astype(np.float64)
 
 
 def _evaluate(predictions: Sequence[ItemPrediction], truth: Sequence[str]) -> Evaluation:
