@@ -467,8 +467,7 @@ class Worker:
         size = self.config.density_reference
         if cached is None or (len(cached[1]) < size and now - cached[0] > 30.0):
             async with self.pool.acquire() as conn:
-                rows = await conn.fetch("SELECT embedding FROM items WHERE project_id = $1 AND embedding IS NOT NULL"
-                                        " ORDER BY random() LIMIT $2", project_id, size)
+                rows = await _sample(conn, project_id, "embedding IS NOT NULL", size)
             sample = (np.vstack([np.frombuffer(r["embedding"], dtype=np.float32) for r in rows]) if rows
                       else np.zeros((0, batch.shape[1]), dtype=np.float32))
             cached = (now, sample)
@@ -505,13 +504,10 @@ class Worker:
                     " AND uncertainty IS NOT NULL AND embedding IS NOT NULL ORDER BY uncertainty DESC LIMIT $2",
                     project_id, 5 * k)
             else:
-                candidates = await conn.fetch(
-                    "SELECT item_id, embedding, uncertainty FROM items WHERE project_id = $1 AND NOT labeled"
-                    " AND uncertainty IS NOT NULL AND embedding IS NOT NULL ORDER BY random() LIMIT $2",
-                    project_id, self.config.density_reference)
-            labeled = await conn.fetch("SELECT embedding FROM items WHERE project_id = $1 AND labeled"
-                                       " AND embedding IS NOT NULL ORDER BY seq DESC LIMIT $2",
-                                       project_id, self.config.density_reference)
+                candidates = await _sample(conn, project_id, "NOT labeled AND uncertainty IS NOT NULL"
+                                           " AND embedding IS NOT NULL", self.config.density_reference)
+            labeled = await _sample(conn, project_id, "labeled AND embedding IS NOT NULL",
+                                    self.config.density_reference)
             previous = {r["item_id"]: r["uncertainty"] for r in await conn.fetch(
                 "SELECT item_id, uncertainty FROM items WHERE project_id = $1 AND selected_rank IS NOT NULL"
                 " AND NOT labeled", project_id)}
@@ -567,6 +563,19 @@ class Worker:
                                            model_version=prediction.model_version, score=prediction.score,
                                            result_json=result_json)]))
         await self._scored(conn, item_id, project_id, score, prediction.model_version)
+
+
+async def _sample(conn: asyncpg.Connection, project_id: str, condition: str, size: int) -> list[asyncpg.Record]:
+    """Up to ``size`` of the project's items where ``condition`` (a constant of this module) holds, uniformly at
+    random without sorting the project: item ids are hashes (UUID v4 or v5), so the ones from a random id onwards
+    along the primary key, wrapping around, are a random sample."""
+    start = uuid.uuid4()
+    query = ("SELECT item_id, embedding, uncertainty FROM items WHERE project_id = $1 AND {} AND item_id {} $2"
+             " ORDER BY item_id LIMIT $3")
+    rows = list(await conn.fetch(query.format(condition, ">="), project_id, start, size))
+    if len(rows) < size:
+        rows += await conn.fetch(query.format(condition, "<"), project_id, start, size - len(rows))
+    return rows
 
 
 def _vectors(rows: Sequence[asyncpg.Record]) -> NDArray[np.float64]:
