@@ -23,6 +23,7 @@ $(STAMPS)/venv: requirements.lock | $(STAMPS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -r requirements.lock
+	$(PIP) install -q --no-deps stardist==0.9.2  # real detection data for the box flywheel's test (its deps: not needed)
 	touch $@
 
 $(STAMPS)/packages: $(STAMPS)/venv $(foreach p,$(PACKAGES),$(p)/pyproject.toml) | $(STAMPS)

@@ -41,6 +41,7 @@ async def main() -> int:
                 ner_learning_rate=settings.ner_learning_rate,
                 torch_threads=settings.torch_threads,
                 image_epochs=settings.image_epochs,
+                box_epochs=settings.box_epochs,
             ),
         )
         bus.subscribe(rt.consumer(), FlywheelConfig(settings.retrain_every, settings.holdout_fraction))

@@ -43,3 +43,5 @@ class PreannotateSettings(BaseSettings):
     torch_threads: int = Field(default=0, ge=0, le=256)
     # The image classifier's training epochs (image choice projects).
     image_epochs: int = Field(default=30, ge=1, le=500)
+    # The box detector's training epochs (image projects whose accepted results are boxes).
+    box_epochs: int = Field(default=60, ge=1, le=1000)

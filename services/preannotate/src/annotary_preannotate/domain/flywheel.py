@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from annotary_common.regions import bbox_geometry
+
 
 def retrain_due(accepted: int, last_requested_at: int, every: int) -> bool:
     """Train after every ``every`` accepted annotations of a project."""
@@ -81,6 +83,45 @@ def span_f1(truth: Sequence[Sequence[Any]], predicted: Sequence[Sequence[Any]]) 
     for t, p in zip(truth, predicted, strict=True):
         ts, ps = spans(t), spans(p)
         hits += len(ts & ps)
+        guessed += len(ps)
+        wanted += len(ts)
+    if guessed + wanted == 0:
+        return 1.0
+    return 2 * hits / (guessed + wanted)
+
+
+def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
+    """Intersection over union of two [x, y, w, h] boxes."""
+    iw = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = iw * ih
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0
+
+
+def box_f1(truth: Sequence[Sequence[Any]], predicted: Sequence[Sequence[Any]], iou: float = 0.5) -> float:
+    """Micro F1 of box detection over items: a predicted bbox is a hit when it overlaps an unmatched true box of the
+    same label by at least ``iou`` (predictions taken by their ``score``, highest first, each truth matched once);
+    1.0 when neither side has a box."""
+    def boxes(result: Sequence[Any]) -> list[tuple[str, list[float], float]]:
+        out = []
+        for r in result:
+            if isinstance(r, dict) and r.get("type") == "bbox" and (geometry := bbox_geometry(r)) is not None:
+                out.append((str(r.get("label")), geometry[0], float(r.get("score") or 0.0)))
+        return out
+
+    hits = guessed = wanted = 0
+    for t, p in zip(truth, predicted, strict=True):
+        ts, ps = boxes(t), sorted(boxes(p), key=lambda b: -b[2])
+        used: set[int] = set()
+        for label, box, _ in ps:
+            best, index = 0.0, -1
+            for j, (true_label, true_box, _) in enumerate(ts):
+                if j not in used and true_label == label and (overlap := box_iou(box, true_box)) > best:
+                    best, index = overlap, j
+            if index >= 0 and best >= iou:
+                used.add(index)
+        hits += len(used)
         guessed += len(ps)
         wanted += len(ts)
     if guessed + wanted == 0:

@@ -7,6 +7,7 @@ import pickle
 from typing import Any
 
 from annotary_preannotate.domain.plugin import ModelPlugin
+from annotary_preannotate.models.box_detector import BoxDetector
 from annotary_preannotate.models.energy_vad import EnergyVAD
 from annotary_preannotate.models.image_choice import ImageChoiceCNN
 from annotary_preannotate.models.ls_ml_backend import LabelStudioMLBackend
@@ -15,10 +16,11 @@ from annotary_preannotate.models.openai_chat import OpenAIChatLabeler
 from annotary_preannotate.models.text_choice import TextChoiceClassifier
 from annotary_preannotate.models.token_ner import TokenNER
 
-# Every model plugin by name: trained here (text choice, NER, image choice), rule-based (audio voice activity)
-# or served elsewhere (openai-chat, ls-ml-backend). A model version in the registry names its plugin.
+# Every model plugin by name: trained here (text choice, NER, image choice, image boxes), rule-based (audio voice
+# activity) or served elsewhere (openai-chat, ls-ml-backend). A model version in the registry names its plugin.
 PLUGINS: dict[str, type[ModelPlugin]] = {
-    plugin.name: plugin for plugin in (TextChoiceClassifier, TokenNER, TransformerNER, ImageChoiceCNN, EnergyVAD,
+    plugin.name: plugin for plugin in (TextChoiceClassifier, TokenNER, TransformerNER, ImageChoiceCNN, BoxDetector,
+                                       EnergyVAD,
                                        OpenAIChatLabeler, LabelStudioMLBackend)}
 
 # Plugins whose model lives elsewhere: their registry artifact is a connection config (JSON), not weights.
@@ -60,6 +62,8 @@ def load_plugin(plugin: str, data: bytes, model_version: str, encoder: Any = Non
         model = EnergyVAD.loads(data, model_version)
     elif plugin == ImageChoiceCNN.name:
         model = ImageChoiceCNN.loads(data, model_version)
+    elif plugin == BoxDetector.name:
+        model = BoxDetector.loads(data, model_version)
     elif plugin == TransformerNER.name:
         model = TransformerNER.loads(data, model_version)
     elif plugin in REMOTE:

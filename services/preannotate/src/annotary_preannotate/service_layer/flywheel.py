@@ -20,6 +20,7 @@ from annotary_common.bus import PermanentError
 from annotary_common.events import Event
 from annotary_preannotate.domain.flywheel import is_heldout, retrain_due
 from annotary_preannotate.domain.labels import choice_target
+from annotary_preannotate.models.box_detector import boxes_of
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +72,10 @@ async def on_annotation_accepted(conn: asyncpg.Connection, event: Event, config:
     target, kind = choice_target(result), "choice"
     if target is None and any(isinstance(r, dict) and r.get("type") == "span" for r in result):
         target, kind = ("", ""), "span"  # an NER example: the spans are in result_json
-    learnable = (item.modality == "text" and item.text) or (item.modality == "image" and item.media_uri
-                                                             and kind == "choice")
+    if target is None and item.modality == "image" and boxes_of(result):
+        target, kind = ("", ""), "box"  # a detection example: the boxes are in result_json
+    learnable = (item.modality == "text" and item.text) or (
+        item.modality == "image" and item.media_uri and kind in ("choice", "box"))
     if not learnable or target is None:
         return  # nothing a built-in trainable model learns from (yet)
     await conn.execute(

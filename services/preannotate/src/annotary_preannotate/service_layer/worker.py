@@ -42,6 +42,7 @@ from annotary_preannotate.domain.active_learning import (
 from annotary_preannotate.domain.flywheel import (
     Evaluation,
     better,
+    box_f1,
     evaluate,
     lineage_digest,
     majority_baseline,
@@ -56,6 +57,7 @@ from annotary_preannotate.domain.plugin import (
     PredictItem,
 )
 from annotary_preannotate.models import PLUGINS, REMOTE, load_plugin
+from annotary_preannotate.models.box_detector import BoxDetector
 from annotary_preannotate.models.energy_vad import decode_audio
 from annotary_preannotate.models.image_choice import ImageChoiceCNN
 from annotary_preannotate.models.ner_transformer import TransformerNER
@@ -86,6 +88,7 @@ class WorkerConfig:
     ner_learning_rate: float = 5e-5
     torch_threads: int = 0             # torch's threads while training (0: torch's default)
     image_epochs: int = 30             # the image classifier's training epochs
+    box_epochs: int = 60               # the box detector's training epochs
 
 
 def _default_encoder(device: str) -> Encoder:
@@ -230,6 +233,8 @@ class Worker:
                 return f"skipped: {incumbent_version} is a connected model"
         if rows and all(r.kind == "span" for r in rows):
             return await self._train_spans(project_id, job_id, rows, incumbent_version)
+        if rows and all(r.kind == "box" for r in rows):
+            return await self._train_boxes(project_id, job_id, rows, incumbent_version)
         if rows and all(r.modality == "image" for r in rows):
             return await self._train_images(project_id, job_id, rows, incumbent_version)
         rows = [r for r in rows if r.kind == "choice"]
@@ -310,6 +315,46 @@ class Worker:
             serving=(cand_eval.accuracy, inc_eval.accuracy))
         return f"{version} {'promoted' if promoted else 'rejected'}: accuracy {cand_eval.accuracy:.3f} vs " \
                f"{inc_eval.accuracy:.3f}"
+
+    async def _train_boxes(self, project_id: str, job_id: int, rows: Sequence[flywheel.LabeledRow],
+                           incumbent_version: str | None) -> str:
+        """The detection flywheel: train the small CenterNet-style detector on the accepted boxes (pixels read from
+        the object store), compare it with the serving model (or with predicting no box at all) by box F1 at IoU
+        0.5 on the held-out slice, promote only when strictly better."""
+        train = [r for r in rows if not r.heldout]
+        heldout = [r for r in rows if r.heldout]
+        if not heldout:
+            async with self.pool.acquire() as conn:
+                await self._finish(conn, job_id, "no held-out labels yet")
+            return "skipped: no held-out labels"
+        pictures = {r.item_id: await self.image(r.media_uri) for r in rows}
+        base = BoxDetector("untrained", epochs=self.config.box_epochs, device=self.config.device,
+                           threads=self.config.torch_threads)
+        try:
+            candidate, report = await asyncio.to_thread(
+                base.fit, [Accepted(r.item_id, r.result, image=pictures[r.item_id]) for r in train], "candidate")
+        except NotEnoughData as exc:
+            async with self.pool.acquire() as conn:
+                await self._finish(conn, job_id, str(exc))
+            return f"skipped: {exc}"
+        held_items = [PredictItem(r.item_id, image=pictures[r.item_id]) for r in heldout]
+        truth = [r.result for r in heldout]
+        cand_f1 = box_f1(truth, [p.result for p in await asyncio.to_thread(candidate.predict, held_items)])
+        if incumbent_version is not None:
+            inc_f1 = box_f1(truth, [p.result for p in await self.predict(incumbent_version, held_items)])
+        else:
+            inc_f1 = box_f1(truth, [[] for _ in heldout])  # the baseline: no boxes at all
+        promoted = cand_f1 > inc_f1
+        metrics: dict[str, Any] = {"metric": "box_f1", "iou": 0.5,
+                                   "candidate": {"box_f1": cand_f1, "items": len(heldout)},
+                                   "incumbent": {"box_f1": inc_f1, "items": len(heldout)},
+                                   "incumbent_kind": "model" if incumbent_version else "no_boxes_baseline"}
+        version = await self._register(
+            project_id, job_id, candidate, report, promoted=promoted, incumbent_version=incumbent_version,
+            metrics=metrics, rows=rows, train=train, heldout=heldout,
+            lineage={"box_counts": report.details.get("box_counts", {}), "epochs": report.details.get("epochs")},
+            artifact=(candidate.dumps(), "npz", "application/octet-stream"), serving=(cand_f1, inc_f1))
+        return f"{version} {'promoted' if promoted else 'rejected'}: box F1 {cand_f1:.3f} vs {inc_f1:.3f}"
 
     async def _train_spans(self, project_id: str, job_id: int, rows: Sequence[flywheel.LabeledRow],
                            incumbent_version: str | None) -> str:
