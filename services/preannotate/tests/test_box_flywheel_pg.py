@@ -28,13 +28,18 @@ from annotary_common.settings import CommonSettings
 from annotary_common.storage import LocalObjectStore
 from annotary_common.topics import ANNOTATION_ACCEPTED, ITEM_INGESTED
 from annotary_preannotate.domain.flywheel import box_f1, is_heldout
+from annotary_preannotate.entrypoints import bus
 from annotary_preannotate.models.text_choice import Encoder
-from annotary_preannotate.service_layer import flywheel, predictions
+from annotary_preannotate.service_layer import flywheel
 from annotary_preannotate.service_layer.worker import Worker, WorkerConfig
 
 PROJECT = "55555555-5555-4555-8555-555555555555"
 CONFIG = flywheel.FlywheelConfig(retrain_every=13, holdout_fraction=0.25)
 TILE = 128
+
+async def handle(pool: asyncpg.Pool, ev: Event) -> None:
+    """The event through the service's own handler for its topic, once (the inbox)."""
+    await apply_once(pool, f"annotary-preannotate:{ev.envelope.type}", ev, bus.handlers(CONFIG)[ev.envelope.type])
 
 
 def nuclei_tiles() -> list[tuple[Image.Image, list[dict[str, Any]]]]:
@@ -67,16 +72,6 @@ def event(topic: str, item_id: str, uri: str, boxes: list[dict[str, Any]] | None
     payload = (events_pb2.ItemIngested(item=snapshot) if boxes is None else events_pb2.AnnotationAccepted(
         item=snapshot, result_json=json.dumps(boxes)))
     return parse_event(build_envelope(topic, item_id, payload, "test").SerializeToString())
-
-
-async def handle(pool: asyncpg.Pool, ev: Event) -> None:
-    async def handler(conn: asyncpg.Connection, ev: Event) -> None:
-        if ev.envelope.type == ITEM_INGESTED:
-            await predictions.on_item_ingested(conn, ev)
-        else:
-            await flywheel.on_annotation_accepted(conn, ev, CONFIG)
-
-    await apply_once(pool, f"test:{ev.envelope.type}", ev, handler)
 
 
 @pytest_asyncio.fixture

@@ -22,12 +22,17 @@ from annotary_common.events import Event, build_envelope, parse_event
 from annotary_common.settings import CommonSettings
 from annotary_common.storage import LocalObjectStore
 from annotary_common.topics import ANNOTATION_ACCEPTED, ITEM_INGESTED
+from annotary_preannotate.entrypoints import bus
 from annotary_preannotate.models.text_choice import Encoder
-from annotary_preannotate.service_layer import flywheel, predictions
+from annotary_preannotate.service_layer import flywheel
 from annotary_preannotate.service_layer.worker import Worker, WorkerConfig
 
 PROJECT = "44444444-4444-4444-8444-444444444444"
 CONFIG = flywheel.FlywheelConfig(retrain_every=120, holdout_fraction=0.25)
+
+async def handle(pool: asyncpg.Pool, ev: Event) -> None:
+    """The event through the service's own handler for its topic, once (the inbox)."""
+    await apply_once(pool, f"annotary-preannotate:{ev.envelope.type}", ev, bus.handlers(CONFIG)[ev.envelope.type])
 
 
 @pytest_asyncio.fixture
@@ -50,16 +55,6 @@ def event(topic: str, item_id: str, uri: str, value: str | None = None) -> Event
     payload = (events_pb2.ItemIngested(item=snapshot) if value is None else events_pb2.AnnotationAccepted(
         item=snapshot, result_json=json.dumps([{"type": "choice", "name": "digit", "value": value}])))
     return parse_event(build_envelope(topic, item_id, payload, "test").SerializeToString())
-
-
-async def handle(pool: asyncpg.Pool, ev: Event) -> None:
-    async def handler(conn: asyncpg.Connection, ev: Event) -> None:
-        if ev.envelope.type == ITEM_INGESTED:
-            await predictions.on_item_ingested(conn, ev)
-        else:
-            await flywheel.on_annotation_accepted(conn, ev, CONFIG)
-
-    await apply_once(pool, f"test:{ev.envelope.type}", ev, handler)
 
 
 @pytest.mark.asyncio

@@ -20,8 +20,9 @@ from annotary_common.settings import CommonSettings
 from annotary_common.storage import LocalObjectStore
 from annotary_common.topics import ANNOTATION_ACCEPTED, ITEM_INGESTED
 from annotary_preannotate.domain.flywheel import span_f1
+from annotary_preannotate.entrypoints import bus
 from annotary_preannotate.models.text_choice import Encoder
-from annotary_preannotate.service_layer import flywheel, predictions
+from annotary_preannotate.service_layer import flywheel
 from annotary_preannotate.service_layer.worker import Worker, WorkerConfig
 
 PROJECT = "33333333-3333-4333-8333-333333333333"
@@ -30,6 +31,10 @@ NAMES = ["Alice", "Bruno", "Chen", "Dalia", "Emeka", "Fatima", "Goran", "Hana", 
 CITIES = ["Paris", "Lagos", "Osaka", "Lima", "Oslo", "Quito", "Hanoi", "Accra"]
 FRAMES = ["Yesterday {n} flew to {c} for work.", "{n} lives in {c} now.", "In {c} we met {n} again.",
           "Our friend {n} moved from {c} last year."]
+
+async def handle(pool: asyncpg.Pool, ev: Event) -> None:
+    """The event through the service's own handler for its topic, once (the inbox)."""
+    await apply_once(pool, f"annotary-preannotate:{ev.envelope.type}", ev, bus.handlers(CONFIG)[ev.envelope.type])
 
 
 def sentence(k: int) -> tuple[str, list[dict[str, object]]]:
@@ -52,16 +57,6 @@ def event(topic: str, item_id: str, text: str, result: list[dict[str, object]] |
     payload = (events_pb2.ItemIngested(item=snapshot) if result is None
                else events_pb2.AnnotationAccepted(item=snapshot, result_json=json.dumps(result)))
     return parse_event(build_envelope(topic, item_id, payload, "test").SerializeToString())
-
-
-async def handle(pool: asyncpg.Pool, ev: Event) -> None:
-    async def handler(conn: asyncpg.Connection, ev: Event) -> None:
-        if ev.envelope.type == ITEM_INGESTED:
-            await predictions.on_item_ingested(conn, ev)
-        else:
-            await flywheel.on_annotation_accepted(conn, ev, CONFIG)
-
-    await apply_once(pool, f"test:{ev.envelope.type}", ev, handler)
 
 
 def test_span_f1() -> None:

@@ -22,9 +22,10 @@ from annotary_common.settings import CommonSettings
 from annotary_common.storage import LocalObjectStore
 from annotary_common.topics import ANNOTATION_ACCEPTED, ITEM_INGESTED
 from annotary_preannotate.domain.flywheel import is_heldout
+from annotary_preannotate.entrypoints import bus
 from annotary_preannotate.entrypoints.grpc_api import PreannotateServicer
 from annotary_preannotate.models.text_choice import Encoder
-from annotary_preannotate.service_layer import flywheel, predictions
+from annotary_preannotate.service_layer import flywheel
 from annotary_preannotate.service_layer.worker import Worker, WorkerConfig
 
 pytestmark = pytest.mark.asyncio
@@ -33,6 +34,10 @@ PROJECT = "11111111-1111-4111-8111-111111111111"
 CONFIG = flywheel.FlywheelConfig(retrain_every=10, holdout_fraction=0.3)
 POS = ["great wonderful film", "loved it wonderful", "great acting loved", "wonderful great story", "loved great"]
 NEG = ["awful boring film", "hated it boring", "awful acting hated", "boring awful story", "hated awful"]
+
+async def handle(pool: asyncpg.Pool, ev: Event) -> None:
+    """The event through the service's own handler for its topic, once (the inbox)."""
+    await apply_once(pool, f"annotary-preannotate:{ev.envelope.type}", ev, bus.handlers(CONFIG)[ev.envelope.type])
 
 
 @pytest_asyncio.fixture
@@ -71,16 +76,6 @@ def accepted(item_id: str, text: str, value: str, modality: str = "text") -> Eve
     result = [{"type": "choice", "name": "sentiment", "value": value}]
     payload = events_pb2.AnnotationAccepted(item=snapshot(item_id, text, modality), result_json=json.dumps(result))
     return parse_event(build_envelope(ANNOTATION_ACCEPTED, item_id, payload, "qa").SerializeToString())
-
-
-async def handle(pool: asyncpg.Pool, event: Event) -> None:
-    async def handler(conn: asyncpg.Connection, event: Event) -> None:
-        if event.envelope.type == ITEM_INGESTED:
-            await predictions.on_item_ingested(conn, event)
-        else:
-            await flywheel.on_annotation_accepted(conn, event, CONFIG)
-
-    await apply_once(pool, f"annotary-preannotate:{event.envelope.type}", event, handler)
 
 
 async def drain_outbox(pool: asyncpg.Pool) -> list[tuple[str, str, Any]]:

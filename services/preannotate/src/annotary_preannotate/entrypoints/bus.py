@@ -5,10 +5,16 @@ from __future__ import annotations
 from functools import partial
 
 from annotary_common import topics
-from annotary_common.bus import Consumer
+from annotary_common.bus import Consumer, Handler
 from annotary_preannotate.service_layer import flywheel, predictions
 
 
+def handlers(config: flywheel.FlywheelConfig) -> dict[str, Handler]:
+    """The group's handler per topic."""
+    return {topics.ITEM_INGESTED: predictions.on_item_ingested,
+            topics.ANNOTATION_ACCEPTED: partial(flywheel.on_annotation_accepted, config=config)}
+
+
 def subscribe(consumer: Consumer, config: flywheel.FlywheelConfig) -> None:
-    consumer.subscribe(topics.ITEM_INGESTED, predictions.on_item_ingested)
-    consumer.subscribe(topics.ANNOTATION_ACCEPTED, partial(flywheel.on_annotation_accepted, config=config))
+    for topic, handler in handlers(config).items():
+        consumer.subscribe(topic, handler)

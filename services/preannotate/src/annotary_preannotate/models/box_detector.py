@@ -10,7 +10,6 @@ image's pixels with its confidence as ``score``.
 
 from __future__ import annotations
 
-import io
 import math
 import random
 from collections.abc import Sequence
@@ -31,6 +30,7 @@ from annotary_preannotate.domain.plugin import (
     Region,
 )
 from annotary_preannotate.models.embeddings import pick_device
+from annotary_preannotate.models.torch_weights import dump, load, restore
 
 SIZE = 256
 STRIDE = 4
@@ -147,14 +147,8 @@ class BoxDetector(ModelPlugin):
         self._net: Any = None
 
     def setup(self) -> None:
-        import torch
-
-        if self.state is None:
-            return
-        self.device = pick_device(self.device)
-        net = _network(len(self.labels))
-        net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in self.state.items()})
-        self._net = net.to(self.device).eval()
+        if self.state is not None:
+            self._net, self.device = restore(_network(len(self.labels)), self.state, self.device)
 
     def fit(self, accepted: Sequence[Accepted], model_version: str) -> tuple[BoxDetector, FitReport]:
         import torch
@@ -252,18 +246,9 @@ class BoxDetector(ModelPlugin):
         return ItemPrediction(item.item_id, self.model_version, regions, score)
 
     def dumps(self) -> bytes:
-        if self.state is None:
-            raise RuntimeError("nothing to store: not trained")
-        buf = io.BytesIO()
-        arrays: dict[str, Any] = {f"w:{k}": v for k, v in self.state.items()}
-        arrays["__labels__"] = np.array(self.labels, dtype=str)
-        arrays["__threshold__"] = np.array(self.threshold)
-        np.savez(buf, **arrays)
-        return buf.getvalue()
+        return dump(self.state, labels=list(self.labels), threshold=self.threshold)
 
     @classmethod
     def loads(cls, data: bytes, model_version: str) -> BoxDetector:
-        with np.load(io.BytesIO(data), allow_pickle=False) as z:
-            state = {k[2:]: z[k] for k in z.files if k.startswith("w:")}
-            return cls(model_version, [str(label) for label in z["__labels__"]], state,
-                       threshold=float(z["__threshold__"]))
+        state, meta = load(data)
+        return cls(model_version, [str(label) for label in meta["labels"]], state, threshold=float(meta["threshold"]))

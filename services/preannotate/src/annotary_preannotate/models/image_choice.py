@@ -5,7 +5,6 @@ probability and the class probabilities for the active-learning scores."""
 
 from __future__ import annotations
 
-import io
 import random
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -24,6 +23,7 @@ from annotary_preannotate.domain.plugin import (
     PredictItem,
 )
 from annotary_preannotate.models.embeddings import pick_device
+from annotary_preannotate.models.torch_weights import dump, load, restore
 
 SIZE = 48
 
@@ -75,14 +75,8 @@ class ImageChoiceCNN(ModelPlugin):
         self._net: Any = None
 
     def setup(self) -> None:
-        import torch
-
-        if self.state is None:
-            return
-        self.device = pick_device(self.device)
-        net = _network(len(self.classes))
-        net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in self.state.items()})
-        self._net = net.to(self.device).eval()
+        if self.state is not None:
+            self._net, self.device = restore(_network(len(self.classes)), self.state, self.device)
 
     def fit(self, accepted: Sequence[Accepted], model_version: str) -> tuple[ImageChoiceCNN, FitReport]:
         import torch
@@ -151,17 +145,9 @@ class ImageChoiceCNN(ModelPlugin):
         return out
 
     def dumps(self) -> bytes:
-        if self.state is None:
-            raise RuntimeError("nothing to store: not trained")
-        buf = io.BytesIO()
-        arrays: dict[str, Any] = {f"w:{k}": v for k, v in self.state.items()}
-        arrays["__classes__"] = np.array(self.classes, dtype=str)
-        arrays["__choice__"] = np.array(self.choice_name, dtype=str)
-        np.savez(buf, **arrays)
-        return buf.getvalue()
+        return dump(self.state, classes=list(self.classes), choice=self.choice_name)
 
     @classmethod
     def loads(cls, data: bytes, model_version: str) -> ImageChoiceCNN:
-        with np.load(io.BytesIO(data), allow_pickle=False) as z:
-            state = {k[2:]: z[k] for k in z.files if k.startswith("w:")}
-            return cls(model_version, str(z["__choice__"]), [str(c) for c in z["__classes__"]], state)
+        state, meta = load(data)
+        return cls(model_version, str(meta["choice"]), [str(c) for c in meta["classes"]], state)

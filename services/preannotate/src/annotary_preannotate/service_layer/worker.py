@@ -231,12 +231,23 @@ class Worker:
                 await self._finish(conn, job_id, f"{incumbent_version} is a connected {incumbent[0]} model; "
                                                  "it trains on its own side")
                 return f"skipped: {incumbent_version} is a connected model"
-        if rows and all(r.kind == "span" for r in rows):
-            return await self._train_spans(project_id, job_id, rows, incumbent_version)
-        if rows and all(r.kind == "box" for r in rows):
-            return await self._train_boxes(project_id, job_id, rows, incumbent_version)
-        if rows and all(r.modality == "image" for r in rows):
-            return await self._train_images(project_id, job_id, rows, incumbent_version)
+        try:
+            if rows and all(r.kind == "span" for r in rows):
+                return await self._train_spans(project_id, job_id, rows, incumbent_version)
+            if rows and all(r.kind == "box" for r in rows):
+                return await self._train_boxes(project_id, job_id, rows, incumbent_version)
+            if rows and all(r.modality == "image" for r in rows):
+                return await self._train_images(project_id, job_id, rows, incumbent_version)
+            return await self._train_texts(project_id, job_id, rows, incumbent_version)
+        except _Skipped as skipped:  # no candidate this time; the job's note says why
+            async with self.pool.acquire() as conn:
+                await self._finish(conn, job_id, str(skipped))
+            return f"skipped: {skipped}"
+
+    async def _train_texts(self, project_id: str, job_id: int, rows: Sequence[flywheel.LabeledRow],
+                           incumbent_version: str | None) -> str:
+        """The text flywheel: the MiniLM + logistic-regression classifier on the accepted text choices, judged by
+        accuracy on the held-out slice against the serving model (or the majority class)."""
         rows = [r for r in rows if r.kind == "choice"]
         missing = [r for r in rows if r.embedding is None]
         vectors: dict[str, NDArray[np.float32]] = {
@@ -246,20 +257,9 @@ class Worker:
             vectors.update({r.item_id: fresh[i] for i, r in enumerate(missing)})
             async with self.pool.acquire() as conn:
                 await flywheel.store_embeddings(conn, [(r.item_id, fresh[i].tobytes()) for i, r in enumerate(missing)])
-        train = [r for r in rows if not r.heldout]
-        heldout = [r for r in rows if r.heldout]
-        if not heldout:
-            async with self.pool.acquire() as conn:
-                await self._finish(conn, job_id, "no held-out labels yet")
-            return "skipped: no held-out labels"
+        train, heldout = _split(rows)
         examples = [Accepted(r.item_id, r.result, r.text, embedding=vectors[r.item_id]) for r in train]
-        base = TextChoiceClassifier("untrained", encoder=self.encoder)
-        try:
-            candidate, report = await asyncio.to_thread(base.fit, examples, "candidate")
-        except NotEnoughData as exc:
-            async with self.pool.acquire() as conn:
-                await self._finish(conn, job_id, str(exc))
-            return f"skipped: {exc}"
+        candidate, report = await _fit(TextChoiceClassifier("untrained", encoder=self.encoder), examples)
         held_items = [PredictItem(r.item_id, r.text, embedding=vectors[r.item_id]) for r in heldout]
         return await self._judge_choice_model(
             project_id, job_id, candidate, report, incumbent_version, rows, train, heldout, held_items,
@@ -269,22 +269,12 @@ class Worker:
                             incumbent_version: str | None) -> str:
         """The image flywheel: train the small CNN on the accepted choices, compare it with the serving model (or
         the majority class) by accuracy on the held-out slice, promote only when strictly better."""
-        train = [r for r in rows if not r.heldout]
-        heldout = [r for r in rows if r.heldout]
-        if not heldout:
-            async with self.pool.acquire() as conn:
-                await self._finish(conn, job_id, "no held-out labels yet")
-            return "skipped: no held-out labels"
+        train, heldout = _split(rows)
         pictures = {r.item_id: await self.image(r.media_uri) for r in rows}
         base = ImageChoiceCNN("untrained", epochs=self.config.image_epochs, device=self.config.device,
                               threads=self.config.torch_threads)
-        try:
-            candidate, report = await asyncio.to_thread(
-                base.fit, [Accepted(r.item_id, r.result, image=pictures[r.item_id]) for r in train], "candidate")
-        except NotEnoughData as exc:
-            async with self.pool.acquire() as conn:
-                await self._finish(conn, job_id, str(exc))
-            return f"skipped: {exc}"
+        candidate, report = await _fit(base, [Accepted(r.item_id, r.result, image=pictures[r.item_id])
+                                              for r in train])
         held_items = [PredictItem(r.item_id, image=pictures[r.item_id]) for r in heldout]
         return await self._judge_choice_model(
             project_id, job_id, candidate, report, incumbent_version, rows, train, heldout, held_items,
@@ -321,22 +311,12 @@ class Worker:
         """The detection flywheel: train the small CenterNet-style detector on the accepted boxes (pixels read from
         the object store), compare it with the serving model (or with predicting no box at all) by box F1 at IoU
         0.5 on the held-out slice, promote only when strictly better."""
-        train = [r for r in rows if not r.heldout]
-        heldout = [r for r in rows if r.heldout]
-        if not heldout:
-            async with self.pool.acquire() as conn:
-                await self._finish(conn, job_id, "no held-out labels yet")
-            return "skipped: no held-out labels"
+        train, heldout = _split(rows)
         pictures = {r.item_id: await self.image(r.media_uri) for r in rows}
         base = BoxDetector("untrained", epochs=self.config.box_epochs, device=self.config.device,
                            threads=self.config.torch_threads)
-        try:
-            candidate, report = await asyncio.to_thread(
-                base.fit, [Accepted(r.item_id, r.result, image=pictures[r.item_id]) for r in train], "candidate")
-        except NotEnoughData as exc:
-            async with self.pool.acquire() as conn:
-                await self._finish(conn, job_id, str(exc))
-            return f"skipped: {exc}"
+        candidate, report = await _fit(base, [Accepted(r.item_id, r.result, image=pictures[r.item_id])
+                                              for r in train])
         held_items = [PredictItem(r.item_id, image=pictures[r.item_id]) for r in heldout]
         truth = [r.result for r in heldout]
         cand_f1 = box_f1(truth, [p.result for p in await asyncio.to_thread(candidate.predict, held_items)])
@@ -361,22 +341,11 @@ class Worker:
         """The NER flywheel: fine-tune the token-classification transformer on the accepted spans, compare it
         with the serving model (or with predicting no span at all) by span F1 on the held-out slice, promote
         only when strictly better."""
-        train = [r for r in rows if not r.heldout]
-        heldout = [r for r in rows if r.heldout]
-        if not heldout:
-            async with self.pool.acquire() as conn:
-                await self._finish(conn, job_id, "no held-out labels yet")
-            return "skipped: no held-out labels"
+        train, heldout = _split(rows)
         base = TransformerNER("untrained", base=self.config.ner_base, epochs=self.config.ner_epochs,
                               learning_rate=self.config.ner_learning_rate, device=self.config.device,
                               threads=self.config.torch_threads)
-        try:
-            candidate, report = await asyncio.to_thread(
-                base.fit, [Accepted(r.item_id, r.result, r.text) for r in train], "candidate")
-        except NotEnoughData as exc:
-            async with self.pool.acquire() as conn:
-                await self._finish(conn, job_id, str(exc))
-            return f"skipped: {exc}"
+        candidate, report = await _fit(base, [Accepted(r.item_id, r.result, r.text) for r in train])
         held_items = [PredictItem(r.item_id, r.text) for r in heldout]
         truth = [r.result for r in heldout]
         cand_f1 = span_f1(truth, [p.result for p in await asyncio.to_thread(candidate.predict, held_items)])
@@ -621,6 +590,26 @@ async def _sample(conn: asyncpg.Connection, project_id: str, condition: str, siz
     if len(rows) < size:
         rows += await conn.fetch(query.format(condition, "<"), project_id, start, size - len(rows))
     return rows
+
+
+class _Skipped(Exception):
+    """A training job that ends without a candidate (no held-out labels yet, not enough data); the message says why."""
+
+
+def _split(rows: Sequence[flywheel.LabeledRow]) -> tuple[list[flywheel.LabeledRow], list[flywheel.LabeledRow]]:
+    """(train, held out); :class:`_Skipped` while nothing is held out (nothing to judge a candidate on)."""
+    train, heldout = [r for r in rows if not r.heldout], [r for r in rows if r.heldout]
+    if not heldout:
+        raise _Skipped("no held-out labels yet")
+    return train, heldout
+
+
+async def _fit(base: Any, examples: Sequence[Accepted]) -> tuple[Any, FitReport]:
+    """A candidate fitted (in a thread) on ``examples``; :class:`_Skipped` when they cannot train it."""
+    try:
+        return await asyncio.to_thread(base.fit, examples, "candidate")
+    except NotEnoughData as exc:
+        raise _Skipped(str(exc)) from None
 
 
 def _vectors(rows: Sequence[asyncpg.Record]) -> NDArray[np.float64]:
