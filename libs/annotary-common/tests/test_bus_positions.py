@@ -33,11 +33,15 @@ def ingested(item_id: str) -> bytes:
 
 
 async def publish(settings: CommonSettings, names: list[str]) -> None:
+    await publish_raw(settings, [ingested(name) for name in names])
+
+
+async def publish_raw(settings: CommonSettings, records: list[bytes]) -> None:
     producer = make_producer(settings, "test")
     await producer.start()
     try:
-        for name in names:
-            await producer.send_and_wait(ITEM_INGESTED, ingested(name), key=b"k", partition=0)
+        for record in records:
+            await producer.send_and_wait(ITEM_INGESTED, record, key=b"k", partition=0)
     finally:
         await producer.stop()
 
@@ -137,5 +141,34 @@ async def test_a_stale_commit_on_a_restarted_broker_skips_nothing(
         applied = {r["item_id"] for r in await pool.fetch("SELECT item_id FROM applied")}
         assert set(new) <= applied
         assert await pool.fetchval("SELECT count(*) FROM applied") == 30 + after_restart  # each once
+    finally:
+        broker.kill()
+
+
+async def test_a_log_replaced_under_the_same_last_record_is_caught_by_its_first_record(
+    tmp_path: Path, pool: asyncpg.Pool, eventually: Any
+) -> None:
+    """The record read last can be served at its offset by a new log too (the same event published again, where a
+    member that had not noticed the restart read the new log from its stale position): the record at offset 0 is
+    checked as well, and a different one there means another log."""
+    port = free_port()
+    broker, bootstrap = start_broker(tmp_path / "first", port)
+    settings = CommonSettings(kafka_bootstrap=bootstrap, kafka_partitions=1, kafka_fast_rebalance=True)
+    old = [ingested(f"old{i}") for i in range(10)]
+    try:
+        await ensure_topics(settings)
+        await publish_raw(settings, old)
+        await consume_until(settings, pool, eventually, 10)
+    finally:
+        broker.kill()
+    broker, _ = start_broker(tmp_path / "second", port)
+    try:
+        await ensure_topics(settings)
+        # the new log: a new event at offset 0, then the old ones again from offset 1: offset 9 holds what the group
+        # read last, offset 0 does not hold what it read first
+        await publish_raw(settings, [ingested("new0"), *old[1:]])
+        consumer = await consume_until(settings, pool, eventually, 11)
+        assert consumer.replayed_partitions == 1
+        assert "new0" in {r["item_id"] for r in await pool.fetch("SELECT item_id FROM applied")}
     finally:
         broker.kill()
