@@ -229,3 +229,40 @@ def test_edit_a_schema_and_migrate(stack: Stack, make_user: Any, browser: Browse
     kept = exported(manager, pid, lambda rows: len(rows) == 3)
     assert {row["annotations"][0]["schema_version"] for row in kept} == {3}
     page.close()
+
+
+def test_a_manager_connects_a_model_from_the_browser(stack: Stack, make_user: Any, browser: Browser,
+                                                     shots: Path) -> None:
+    """The Models tab: a model that does not answer is refused with the reason and nothing is registered; the
+    built-in voice-activity model (the one model an audio project is offered) connects and serves at once."""
+    manager = make_user("manager")
+    text_name, audio_name = f"texts-{uuid.uuid4().hex[:6]}", f"voices-{uuid.uuid4().hex[:6]}"
+    text_pid = manager.create_project(text_name, {"modality": "text", "tools": ["span"], "labels": [{"name": "PER"}]},
+                                      {"overlap": 1})["id"]
+    audio_schema = {"modality": "audio", "tools": ["segment"], "labels": [{"name": "speech"}, {"name": "music"}]}
+    audio_pid = manager.create_project(audio_name, audio_schema, {"overlap": 1})["id"]
+    page = sign_in(browser, stack, manager.token)
+
+    page.get_by_test_id(f"manage-{text_name}").click()
+    page.get_by_test_id("tab-models").click()
+    expect(page.get_by_test_id("no-models")).to_be_visible()
+    page.get_by_test_id("connect-plugin").select_option("ls-ml-backend")
+    page.get_by_test_id("connect-url").fill("http://127.0.0.1:9/")  # nothing listens there
+    page.get_by_test_id("connect").click()
+    expect(page.get_by_test_id("models-error")).to_contain_text("did not answer")
+    assert manager.get(f"/projects/{text_pid}/models").json() == []
+
+    page.goto(stack.api_url + "/")
+    page.get_by_test_id(f"manage-{audio_name}").click()
+    page.get_by_test_id("tab-models").click()
+    plugins = page.get_by_test_id("connect-plugin").locator("option").evaluate_all("os => os.map(o => o.value)")
+    assert plugins == ["audio-energy-vad"]
+    expect(page.get_by_test_id("connect-url")).to_have_count(0)  # a built-in model needs no address
+    page.get_by_test_id("connect").click()
+    version = f"audio-energy-vad@{audio_pid}/v1"
+    expect(page.get_by_test_id(f"model-status-{version}")).to_have_text("serving")
+    expect(page.get_by_test_id("models-error")).to_have_count(0)
+    snap(page, shots, "manage-models")
+    [registered] = manager.get(f"/projects/{audio_pid}/models").json()
+    assert (registered["model_version"], registered["serving"]) == (version, True)
+    assert registered["promoted_by"] == manager.get("/me").json()["username"]

@@ -4,13 +4,14 @@ import type { Project } from "../api/types";
 import { ExportTab } from "./tabs/ExportTab";
 import { GoldTab } from "./tabs/GoldTab";
 import { ImportTab } from "./tabs/ImportTab";
+import { ModelsTab } from "./tabs/ModelsTab";
 import { PeopleTab } from "./tabs/PeopleTab";
 import { PolicyTab } from "./tabs/PolicyTab";
 import { ProgressTab } from "./tabs/ProgressTab";
 import { SchemaTab } from "./tabs/SchemaTab";
 import "./manage.css";
 
-const TABS = ["progress", "import", "schema", "policy", "gold", "people", "export"] as const;
+const TABS = ["progress", "import", "schema", "policy", "gold", "people", "models", "export"] as const;
 type Tab = (typeof TABS)[number];
 const TITLES: Record<Tab, string> = {
   progress: "Progress",
@@ -19,10 +20,11 @@ const TITLES: Record<Tab, string> = {
   policy: "Policy",
   gold: "Gold & qualification",
   people: "Annotators",
+  models: "Models",
   export: "Export",
 };
 
-/** One project's management: progress, import, schema versions, policy, gold, people, exports. */
+/** One project's management: progress, import, schema versions, policy, gold, people, models, exports. */
 export function ManageProject({ api, project: initial, onReview }: { api: Api; project: Project; onReview(project: Project): void }) {
   const [project, setProject] = useState(initial);
   const [tab, setTab] = useState<Tab>("progress");
@@ -52,6 +54,7 @@ export function ManageProject({ api, project: initial, onReview }: { api: Api; p
         {tab === "policy" && <PolicyTab api={api} project={project} onChanged={setProject} />}
         {tab === "gold" && <GoldTab api={api} project={project} onChanged={setProject} />}
         {tab === "people" && <PeopleTab api={api} project={project} />}
+        {tab === "models" && <ModelsTab api={api} project={project} />}
         {tab === "export" && <ExportTab api={api} project={project} />}
       </section>
     </main>
