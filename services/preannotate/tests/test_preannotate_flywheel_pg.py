@@ -244,3 +244,20 @@ async def test_batch_selection_comes_first_and_is_chosen_again_as_labels_come_in
     leftover = first[2][0]
     assert leftover in boosted or second[leftover] <= 1.0
     assert await pool.fetchval("SELECT count(*) FROM items WHERE selected_rank IS NOT NULL") == 3
+
+
+async def test_a_new_serving_version_rescores_only_the_window_of_the_queue_served_next(
+        pool: asyncpg.Pool, store: LocalObjectStore, encoder: Encoder) -> None:
+    worker = Worker(pool, store, WorkerConfig(selection="uncertainty", rescore_window=2), encoder=encoder)
+    queue = item_ids(False, 5, 500)
+    for iid, text in zip(queue, ["great but boring", "loved it", "awful", "wonderful film", "hated it"], strict=True):
+        await handle(pool, ingested(iid, text))
+    await serving_model(pool, worker)  # promoted: the first two unlabeled items (never scored, by arrival) queued
+    while await worker.score_once():
+        pass
+    scored = [str(r["item_id"]) for r in await pool.fetch("SELECT item_id FROM predictions ORDER BY item_id")]
+    assert sorted(scored) == sorted(queue[:2])
+    late = item_ids(False, 1, 900)[0]
+    await handle(pool, ingested(late, "loved it great"))  # a new item is scored as it arrives, window or not
+    assert await worker.score_once()
+    assert await pool.fetchval("SELECT count(*) FROM predictions WHERE item_id = $1", uuid.UUID(late)) == 1

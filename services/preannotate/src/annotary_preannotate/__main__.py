@@ -42,6 +42,7 @@ async def main() -> int:
                 torch_threads=settings.torch_threads,
                 image_epochs=settings.image_epochs,
                 box_epochs=settings.box_epochs,
+                rescore_window=settings.rescore_window,
             ),
         )
         bus.subscribe(rt.consumer(), FlywheelConfig(settings.retrain_every, settings.holdout_fraction))

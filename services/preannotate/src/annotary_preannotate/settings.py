@@ -29,6 +29,9 @@ class PreannotateSettings(BaseSettings):
     # Batches come first in the queue, in their order, and are chosen again once half a batch of labels has come in.
     selection: Literal["uncertainty", "density", "diversity", "hybrid"] = "density"
     selection_size: int = Field(default=100, ge=1, le=10_000)
+    # How many unlabeled items a newly serving version re-scores (the most uncertain by the last model, never-scored
+    # ones first): the part of the queue served next. New items are always scored as they arrive.
+    rescore_window: int = Field(default=10_000, ge=1)
     predict_batch: int = Field(default=128, ge=1, le=4096)
     poll_interval_s: float = Field(default=0.5, gt=0.0)
     device: Literal["auto", "cpu", "cuda"] = "auto"

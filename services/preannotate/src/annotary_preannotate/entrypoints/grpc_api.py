@@ -78,7 +78,8 @@ class PreannotateServicer(preannotate_pb2_grpc.PreannotateServiceServicer):
         if not request.actor:
             raise InvalidArgument("actor is required (who promotes)")
         async with self.pool.acquire() as conn, conn.transaction():
-            if not await registry.promote(conn, request.project_id, request.model_version, request.actor):
+            if not await registry.promote(conn, request.project_id, request.model_version, request.actor,
+                                          self.worker.config.rescore_window):
                 raise NotFound(f"model_version {request.model_version!r} is not a version of this project")
             records = await registry.list_versions(conn, request.project_id)
         self.worker.wake()
@@ -131,7 +132,8 @@ class PreannotateServicer(preannotate_pb2_grpc.PreannotateServiceServicer):
         await self.worker.store.put(key, artifact, "application/json")
         async with self.pool.acquire() as conn, conn.transaction():
             version = await registry.record_connected(conn, project_id=request.project_id, plugin=request.plugin,
-                                                      actor=request.actor, artifact_key=key, details=details)
+                                                      actor=request.actor, artifact_key=key, details=details,
+                                                      window=self.worker.config.rescore_window)
             records = await registry.list_versions(conn, request.project_id)
         self.worker.wake()
         return next(_version(r) for r in records if r.model_version == version)

@@ -89,6 +89,7 @@ class WorkerConfig:
     torch_threads: int = 0             # torch's threads while training (0: torch's default)
     image_epochs: int = 30             # the image classifier's training epochs
     box_epochs: int = 60               # the box detector's training epochs
+    rescore_window: int = registry.RESCORE_WINDOW  # unlabeled items a newly serving version re-scores
 
 
 def _default_encoder(device: str) -> Encoder:
@@ -387,7 +388,7 @@ class Worker:
                 conn, model_version=version, project_id=project_id, plugin=candidate.name, number=number,
                 promoted=promoted, parent_version=incumbent_version, metrics=metrics,
                 training_items=report.training_items, heldout_items=len(heldout), training_data=training_data,
-                artifact_key=key)
+                artifact_key=key, window=self.config.rescore_window)
             await self._finish(conn, job_id, None)
         self._models[version] = candidate
         if promoted:
