@@ -9,6 +9,7 @@ record at that offset; otherwise it reads the partition from the start, and the 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 from typing import Any
@@ -37,11 +38,13 @@ async def publish(settings: CommonSettings, names: list[str]) -> None:
 
 
 async def publish_raw(settings: CommonSettings, records: list[bytes]) -> None:
+    """Publish in order as the outbox relay does: all sent, then awaited, so the broker stores multi-record batches
+    (Tansu reports a log's end as the first offset of its last batch: the last records lie past that "end")."""
     producer = make_producer(settings, "test")
     await producer.start()
     try:
-        for record in records:
-            await producer.send_and_wait(ITEM_INGESTED, record, key=b"k", partition=0)
+        futures = [await producer.send(ITEM_INGESTED, record, key=b"k", partition=0) for record in records]
+        await asyncio.gather(*futures)
     finally:
         await producer.stop()
 

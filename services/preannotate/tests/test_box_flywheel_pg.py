@@ -109,7 +109,13 @@ async def test_accepted_boxes_train_a_detector_that_prelabels_the_queue(
         if item_id in labeled_ids:
             await handle(pool, event(ANNOTATION_ACCEPTED, item_id, uri, boxes))
         truth[item_id] = boxes
+    # a project with both tools: one image labeled with a choice instead of boxes; the detector trains on the boxes
+    # (the kind with more labels) and the choice stays out of its training and its held-out judgement
+    extra = ids(False, 1, 5000)[0]
+    await handle(pool, event(ITEM_INGESTED, extra, uri))
+    await handle(pool, event(ANNOTATION_ACCEPTED, extra, uri, [{"type": "choice", "name": "kind", "value": "dense"}]))
     assert await pool.fetchval("SELECT count(*) FROM labels WHERE kind = 'box'") == len(labeled_ids)
+    assert await pool.fetchval("SELECT count(*) FROM labels WHERE kind = 'choice'") == 1
     assert await pool.fetchval("SELECT count(*) FROM training_jobs") == 1
 
     assert await worker.train_once()

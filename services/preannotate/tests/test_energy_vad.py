@@ -108,3 +108,22 @@ async def test_connecting_the_vad_to_a_project_that_is_not_audio_is_refused(
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "modality 'text'" in (caught.value.details() or "")
     assert await pool.fetchval("SELECT count(*) FROM model_versions") == 0
+
+
+async def test_an_audio_file_that_does_not_decode_is_skipped_not_retried_forever(
+        pool: Any, stub: tuple[Worker, Any]) -> None:
+    worker, client = stub
+    project = str(uuid.uuid4())
+    good, bad = str(uuid.uuid4()), str(uuid.uuid4())
+    for item_id, data in ((good, tone_bursts([(0.5, 1.2)])), (bad, b"RIFF not really a wave file")):
+        await worker.store.put(f"media/{item_id}.wav", data, "audio/wav")
+        snapshot = events_pb2.ItemSnapshot(item_id=item_id, project_id=project, modality="audio",
+                                           media_uri=worker.store.uri_for(f"media/{item_id}.wav"))
+        event = parse_event(build_envelope(ITEM_INGESTED, item_id, events_pb2.ItemIngested(item=snapshot),
+                                           "ingest").SerializeToString())
+        await apply_once(pool, "test", event, predictions.on_item_ingested)
+    await client.ConnectModel(preannotate_pb2.ConnectModelRequest(
+        project_id=project, plugin="audio-energy-vad", label_schema_json=json.dumps(AUDIO_SCHEMA), actor="m"))
+    assert await worker.score_once()
+    assert not await worker.score_once()  # nothing left queued: the bad file is off the queue, not retried
+    assert {str(r["item_id"]) for r in await pool.fetch("SELECT item_id FROM predictions")} == {good}

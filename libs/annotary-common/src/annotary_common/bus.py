@@ -107,7 +107,7 @@ async def read_records(
     bootstrap: str, offsets: Collection[tuple[str, int, int]], wait_s: float = 2.0
 ) -> dict[tuple[str, int, int], str]:
     """:func:`record_id` of the records the broker serves now at ``offsets`` (topic, partition, offset); an offset
-    outside the partition's log (past its end, before its start) or not served within ``wait_s`` is left out."""
+    before the partition's log starts, or not served within ``wait_s`` (past its end), is left out."""
     wanted: dict[TopicPartition, list[int]] = {}
     for topic, partition, offset in offsets:
         wanted.setdefault(TopicPartition(topic, partition), []).append(offset)
@@ -117,9 +117,11 @@ async def read_records(
     try:
         tps = list(wanted)
         reader.assign(tps)
+        # Only the log's start rules offsets out: Tansu reports a log's end as the first offset of its last record
+        # batch, so records of that batch lie at or past the "end"; an offset past the real end is not served
+        # within wait_s.
         starts = await reader.beginning_offsets(tps)
-        ends = await reader.end_offsets(tps)
-        queues = {tp: sorted(o for o in set(wanted[tp]) if starts[tp] <= o < ends[tp]) for tp in tps}
+        queues = {tp: sorted(o for o in set(wanted[tp]) if starts[tp] <= o) for tp in tps}
         loop = asyncio.get_running_loop()
         while any(queues.values()):  # one offset per partition at a time (at most a few per partition)
             current = {tp: queue.pop(0) for tp, queue in queues.items() if queue}
@@ -338,13 +340,48 @@ class Consumer:
             log.warning("saving the consumer position failed; the message may be taken again",
                         extra={"group": self.group_id, "error": repr(exc)})
 
-    async def resume(self, kafka: AIOKafkaConsumer, assigned: Collection[TopicPartition]) -> None:
-        """Position the group's newly assigned partitions: at the offset saved in Postgres where the broker still
-        serves the records read last (and first) there, from the start of the log otherwise (nothing saved, the
-        log lost or replaced, the broker not answering): re-reading is safe, skipping is not."""
+    async def resume(self, kafka: AIOKafkaConsumer, assigned: Collection[TopicPartition],
+                     current: Callable[[], bool] = lambda: True) -> None:
+        """Position the group's newly assigned partitions (paused by the caller until then): at the offset saved in
+        Postgres where the broker still serves the records read last (and first) there, from the start of the log
+        otherwise (nothing saved, the log lost or replaced, Postgres or the broker not answering in time):
+        re-reading is safe, skipping is not. Then the partitions are resumed, unless ``current()`` says a newer
+        assignment took over (its own resume does it)."""
         assigned = set(assigned)
-        if not assigned:
+        decisions: dict[TopicPartition, int | None] = dict.fromkeys(assigned)  # None: from the start
+        stale: list[TopicPartition] = []
+        try:
+            decisions, stale = await asyncio.wait_for(self._decide(assigned), self._resume_timeout_s)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("checking the saved positions failed; reading the assigned partitions from the start",
+                        extra={"group": self.group_id, "error": repr(exc)})
+        if not current():
             return
+        held = set(kafka.assignment())
+        try:
+            for tp, offset in decisions.items():
+                if offset is not None and tp in held:
+                    kafka.seek(tp, offset)
+            from_start = [tp for tp, offset in decisions.items() if offset is None and tp in held]
+            if from_start:
+                await kafka.seek_to_beginning(*from_start)
+        finally:
+            if current():
+                kafka.resume(*(tp for tp in assigned if tp in set(kafka.assignment())))
+        if stale:  # void: until a record of the new log is read, there is nothing to resume from
+            with contextlib.suppress(Exception):
+                async with self._pool.acquire() as conn:
+                    await conn.execute(
+                        "DELETE FROM consumer_positions WHERE consumer_group = $1"
+                        " AND (topic, partition) IN (SELECT * FROM unnest($2::text[], $3::int[]))",
+                        self.group_id, [tp.topic for tp in stale], [tp.partition for tp in stale],
+                    )
+
+    async def _decide(self, assigned: set[TopicPartition]
+                      ) -> tuple[dict[TopicPartition, int | None], list[TopicPartition]]:
+        """Per assigned partition, the offset to resume at (None: from the start), and the saved rows found stale."""
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(
                 "SELECT topic, partition, next_offset, record_id, first_id FROM consumer_positions"
@@ -358,27 +395,19 @@ class Consumer:
             checks.add((tp.topic, tp.partition, row["next_offset"] - 1))
             if row["first_id"] is not None:
                 checks.add((tp.topic, tp.partition, 0))
-        served: dict[tuple[str, int, int], str] = {}
-        if checks:
-            try:
-                served = await asyncio.wait_for(read_records(self._settings.kafka_bootstrap, checks),
-                                                self._resume_timeout_s)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("reading the saved positions back failed; reading those partitions from the start",
-                            extra={"group": self.group_id, "error": repr(exc)})
-        from_start: list[TopicPartition] = []
+        served = await read_records(self._settings.kafka_bootstrap, checks) if checks else {}
+        decisions: dict[TopicPartition, int | None] = {}
+        stale: list[TopicPartition] = []
         for tp in sorted(assigned):
             row = stored.get(tp)
             if row is None:
-                from_start.append(tp)
+                decisions[tp] = None
                 continue
             last = served.get((tp.topic, tp.partition, row["next_offset"] - 1))
             first = served.get((tp.topic, tp.partition, 0))
             # a record at 0 no longer served is retention at work; a different one is another log
             if last == row["record_id"] and (row["first_id"] is None or first in (None, row["first_id"])):
-                kafka.seek(tp, row["next_offset"])
+                decisions[tp] = row["next_offset"]
                 continue
             self.replayed_partitions += 1
             log.warning(
@@ -387,17 +416,9 @@ class Consumer:
                 extra={"group": self.group_id, "topic": tp.topic, "partition": tp.partition,
                        "saved_offset": row["next_offset"], "served": last, "expected": row["record_id"]},
             )
-            from_start.append(tp)
-        if from_start:
-            stale = [tp for tp in from_start if tp in stored]
-            if stale:  # void: until a record of the new log is read, there is nothing to resume from
-                async with self._pool.acquire() as conn:
-                    await conn.execute(
-                        "DELETE FROM consumer_positions WHERE consumer_group = $1"
-                        " AND (topic, partition) IN (SELECT * FROM unnest($2::text[], $3::int[]))",
-                        self.group_id, [tp.topic for tp in stale], [tp.partition for tp in stale],
-                    )
-            await kafka.seek_to_beginning(*from_start)
+            decisions[tp] = None
+            stale.append(tp)
+        return decisions, stale
 
     async def _handle(self, consumer_name: str, msg: KafkaMessage, handler: Handler) -> bool:
         """Handle one message; True when its position was saved with the effect (applied or a duplicate)."""
@@ -482,17 +503,27 @@ class Consumer:
 
 
 class _ResumeFromDatabase(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Hands a group's newly assigned partitions to :meth:`Consumer.resume` (the Kafka consumer is the subscriber's,
-    made when the broker starts)."""
+    """Pauses a group's newly assigned partitions at once (the fetcher is already running: nothing may be read from
+    the broker's committed offset before the saved position is checked) and hands them to :meth:`Consumer.resume`
+    in a task of its own, so the check never holds up the group's join past its session timeout. A newer assignment
+    supersedes a check still running. The Kafka consumer is the subscriber's, made when the broker starts."""
 
     def __init__(self, owner: Consumer) -> None:
         self._owner = owner
         self.subscriber: Any = None
+        self._generation = 0
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        return None
+        self._generation += 1  # a check still running is for an assignment that is gone
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         kafka = getattr(self.subscriber, "consumer", None)
-        if kafka is not None:
-            await self._owner.resume(kafka, assigned)
+        if kafka is None or not assigned:
+            return
+        kafka.pause(*assigned)
+        self._generation += 1
+        generation = self._generation
+        task = asyncio.create_task(self._owner.resume(kafka, assigned, lambda: self._generation == generation))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

@@ -69,7 +69,8 @@ async def list_models(project_id: str, request: Request, user: ModelUser) -> lis
 
 @router.post("/projects/{project_id}/models/promote")
 async def promote_model(project_id: str, body: PromoteIn, request: Request, user: ModelUser) -> dict[str, Any]:
-    """Make a registered version the serving one (the queue is re-predicted and re-scored with it)."""
+    """Make a registered version the serving one (the part of the queue served next is re-predicted and re-scored
+    with it; new items always are)."""
     deps = _deps(request)
     await project_row(deps, project_id)
     reply = await deps.clients.preannotate.PromoteModelVersion(

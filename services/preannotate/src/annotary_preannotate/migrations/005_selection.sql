@@ -7,3 +7,5 @@ CREATE INDEX items_uncertain ON items (project_id, uncertainty DESC) WHERE NOT l
 CREATE INDEX items_selected ON items (project_id) WHERE selected_rank IS NOT NULL;
 ALTER TABLE projects ADD COLUMN selection_due boolean NOT NULL DEFAULT false;
 ALTER TABLE projects ADD COLUMN selected_at_accepted integer NOT NULL DEFAULT 0;
+-- samples of a project's items read along item ids from a random one (the ids are hashes): no sort of the project
+CREATE INDEX items_project_id ON items (project_id, item_id);

@@ -35,7 +35,7 @@ from annotary_preannotate.models.torch_weights import dump, load, restore
 SIZE = 256
 STRIDE = 4
 GRID = SIZE // STRIDE
-MAX_BOXES = 100
+MAX_BOXES = 300  # per image (dense scenes: nuclei, crowds)
 
 
 def boxes_of(result: Sequence[Region]) -> list[tuple[str, float, float, float, float]]:
@@ -227,6 +227,11 @@ class BoxDetector(ModelPlugin):
 
     def _regions(self, item: PredictItem, peak: NDArray[np.float32], size: NDArray[np.float32],
                  scale: float) -> ItemPrediction:
+        width, height = (SIZE / scale,) * 2
+        if hasattr(item.image, "size") and isinstance(item.image.size, tuple):  # a PIL image: (width, height)
+            width, height = float(item.image.size[0]), float(item.image.size[1])
+        elif item.image is not None:
+            height, width = (float(v) for v in np.asarray(item.image).shape[:2])
         flat = peak.reshape(-1)
         best = np.argsort(-flat, kind="stable")[:MAX_BOXES]
         regions: list[Region] = []
@@ -239,9 +244,13 @@ class BoxDetector(ModelPlugin):
             w, h = math.exp(float(size[0, iy, ix])), math.exp(float(size[1, iy, ix]))
             cx, cy = ix + 0.5, iy + 0.5
             to_px = STRIDE / scale
-            regions.append({"type": "bbox", "label": self.labels[k], "x": round(max(0.0, (cx - w / 2) * to_px), 1),
-                            "y": round(max(0.0, (cy - h / 2) * to_px), 1), "w": round(w * to_px, 1),
-                            "h": round(h * to_px, 1), "score": round(confidence, 4)})
+            # clipped to the image (its size in pixels: the letterboxed part of the SIZE x SIZE input)
+            x0, y0 = max(0.0, (cx - w / 2) * to_px), max(0.0, (cy - h / 2) * to_px)
+            x1, y1 = min(width, (cx + w / 2) * to_px), min(height, (cy + h / 2) * to_px)
+            if x1 <= x0 or y1 <= y0:
+                continue
+            regions.append({"type": "bbox", "label": self.labels[k], "x": round(x0, 1), "y": round(y0, 1),
+                            "w": round(x1 - x0, 1), "h": round(y1 - y0, 1), "score": round(confidence, 4)})
         score = float(np.mean([r["score"] for r in regions])) if regions else 0.0
         return ItemPrediction(item.item_id, self.model_version, regions, score)
 

@@ -163,6 +163,23 @@ class Worker:
 
         return await asyncio.to_thread(decode)
 
+    async def _decodable(self, rows: Sequence[asyncpg.Record], into: dict[str, tuple[Any, int]]
+                         ) -> list[asyncpg.Record]:
+        """The rows whose audio decodes (decoded into ``into``); one that does not is logged and taken off the
+        scoring queue, so a bad file never holds up the rest."""
+        kept = []
+        for r in rows:
+            try:
+                into[str(r["item_id"])] = await self.audio(r["media_uri"])
+            except Exception as exc:
+                log.warning("audio not decodable; not pre-labeled", extra={"item_id": str(r["item_id"]),
+                                                                          "error": repr(exc)[:500]})
+                async with self.pool.acquire() as conn:
+                    await conn.execute("UPDATE items SET needs_score = false WHERE item_id = $1", r["item_id"])
+                continue
+            kept.append(r)
+        return kept
+
     async def audio(self, uri: str) -> tuple[Any, int]:
         """An item's audio, decoded to mono float32 samples and their rate, from the object store or its source."""
         data = await self.store.read_uri(uri)
@@ -235,10 +252,15 @@ class Worker:
         try:
             if rows and all(r.kind == "span" for r in rows):
                 return await self._train_spans(project_id, job_id, rows, incumbent_version)
-            if rows and all(r.kind == "box" for r in rows):
-                return await self._train_boxes(project_id, job_id, rows, incumbent_version)
             if rows and all(r.modality == "image" for r in rows):
-                return await self._train_images(project_id, job_id, rows, incumbent_version)
+                # an image project with both boxes and choices trains one kind of model: the serving one's, else
+                # the kind with more labels; each model learns from (and is judged on) its own kind of label only
+                boxes, choices = [r for r in rows if r.kind == "box"], [r for r in rows if r.kind == "choice"]
+                serving = incumbent[0] if incumbent is not None else None
+                if boxes and (serving == BoxDetector.name or (serving != ImageChoiceCNN.name
+                                                             and len(boxes) >= len(choices))):
+                    return await self._train_boxes(project_id, job_id, boxes, incumbent_version)
+                return await self._train_images(project_id, job_id, choices, incumbent_version)
             return await self._train_texts(project_id, job_id, rows, incumbent_version)
         except _Skipped as skipped:  # no candidate this time; the job's note says why
             async with self.pool.acquire() as conn:
@@ -422,7 +444,11 @@ class Worker:
         for row in rows:
             by_version.setdefault(row["serving_version"], []).append(row)
         for version, group in by_version.items():
-            await self._score(version, group)
+            model = await self.model(version)
+            # media is decoded whole: at most the plugin's batch of images or recordings in memory at once
+            step = model.capabilities.batch_size if model.capabilities.modality in ("image", "audio") else len(group)
+            for start in range(0, len(group), max(1, step)):
+                await self._score(version, group[start:start + max(1, step)])
         return True
 
     async def _score(self, version: str, rows: Sequence[asyncpg.Record]) -> None:
@@ -440,7 +466,9 @@ class Worker:
         if model.capabilities.modality == "image":
             images = {str(r["item_id"]): await self.image(r["media_uri"]) for r in rows}
         elif model.capabilities.modality == "audio":
-            audio = {str(r["item_id"]): await self.audio(r["media_uri"]) for r in rows}
+            rows = await self._decodable(rows, audio)
+            if not rows:
+                return
         items = [PredictItem(str(r["item_id"]), r["text"], embedding=vectors.get(str(r["item_id"])),
                              image=images.get(str(r["item_id"])), media_uri=r["media_uri"],
                              audio=audio.get(str(r["item_id"]), (None, 0))[0],
@@ -476,17 +504,21 @@ class Worker:
 
     async def _reference(self, project_id: str, batch: NDArray[np.float32]) -> NDArray[np.float32]:
         """A sample of the project's item embeddings (with the batch's own), for information density; sampled again
-        every 30 s while the project holds fewer embeddings than the sample's size."""
+        every 30 s while the project holds fewer embeddings than the sample's size, every 10 minutes after (a project
+        whose data changes gets a current picture); the last 256 projects' samples are kept."""
         now = time.monotonic()
         cached = self._references.get(project_id)
         size = self.config.density_reference
-        if cached is None or (len(cached[1]) < size and now - cached[0] > 30.0):
+        if cached is None or now - cached[0] > (30.0 if len(cached[1]) < size else 600.0):
             async with self.pool.acquire() as conn:
                 rows = await _sample(conn, project_id, "embedding IS NOT NULL", size)
             sample = (np.vstack([np.frombuffer(r["embedding"], dtype=np.float32) for r in rows]) if rows
                       else np.zeros((0, batch.shape[1]), dtype=np.float32))
             cached = (now, sample)
+            self._references.pop(project_id, None)
             self._references[project_id] = cached
+            while len(self._references) > 256:  # the projects scored least recently go first
+                self._references.pop(next(iter(self._references)))
         reference = cached[1]
         if len(reference) < size:
             reference = np.vstack([reference, batch]) if len(reference) else batch
