@@ -9,7 +9,6 @@ checked to be frame 5), and both stored annotations are read back through the AP
 from __future__ import annotations
 
 import io
-import json
 import math
 import struct
 import time
@@ -29,6 +28,7 @@ from annotary_preannotate.domain.plugin import PredictItem
 from annotary_preannotate.models.energy_vad import EnergyVAD, decode_audio
 from tests.integration.test_browser import submitted_result
 from tests.integration.test_pipeline import wait_items
+from tests.integration.test_review_ui import exported
 
 RATE = 16_000
 TONE = (0.5, 1.5)  # seconds of 440 Hz in a 2 s recording, silence around it
@@ -303,14 +303,8 @@ def test_video_track_with_interpolation(stack: Stack, make_user: Any, browser: B
     assert at5 == pytest.approx([float(v) for v in shown.split(",")], abs=0.01)
     page.close()
 
-    # qa accepts it (one annotator) and the JSONL export carries the track and the probed metadata
-    deadline = time.monotonic() + 30
-    while manager.get(f"/projects/{pid}/stats").json()["states"].get("accepted", 0) < 1:
-        assert time.monotonic() < deadline, manager.get(f"/projects/{pid}/stats").json()
-        time.sleep(0.2)
-    job = manager.wait_export(manager.post(f"/projects/{pid}/exports", json={"format": "jsonl"}).json()["id"])
-    assert job["status"] == "done", job
-    [line] = manager.get(job["download_url"].removeprefix("/api/v1")).text.splitlines()
-    record = json.loads(line)
+    # qa accepts it (one annotator) and the JSONL export carries the track and the probed metadata (the export
+    # service consumes annotation.accepted on its own: exported again until it holds the item)
+    [record] = exported(manager, pid, lambda rows: len(rows) == 1)
     assert record["meta"]["fps"] == FPS and (record["width"], record["height"]) == (VW, VH)
     assert record["annotations"][0]["result"][0]["keyframes"] == stored["keyframes"]
