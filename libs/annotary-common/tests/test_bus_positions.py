@@ -175,3 +175,18 @@ async def test_a_log_replaced_under_the_same_last_record_is_caught_by_its_first_
         assert "new0" in {r["item_id"] for r in await pool.fetch("SELECT item_id FROM applied")}
     finally:
         broker.kill()
+
+
+async def test_a_group_that_ran_before_positions_were_kept_resumes_at_its_committed_offset(
+    settings: CommonSettings, pool: asyncpg.Pool, eventually: Any
+) -> None:
+    """An upgrade: the group has a committed offset on a live broker and no saved position yet; it carries on from the
+    committed offset instead of reading every topic again from the start."""
+    await ensure_topics(settings)
+    await publish(settings, [f"before{i}" for i in range(10)])
+    await stale_commit(settings, 10)  # what the group committed while it ran without saved positions
+    await publish(settings, [f"after{i}" for i in range(3)])
+    consumer = await consume_until(settings, pool, eventually, 3)
+    assert consumer.replayed_partitions == 0
+    assert {r["item_id"] for r in await pool.fetch("SELECT item_id FROM applied")} == {f"after{i}" for i in range(3)}
+    assert await pool.fetchval("SELECT next_offset FROM consumer_positions WHERE consumer_group = $1", GROUP) == 13

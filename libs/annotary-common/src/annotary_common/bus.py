@@ -150,6 +150,9 @@ async def _settle(action: Callable[[], Awaitable[None]], what: str) -> None:
                     extra={"error": repr(exc)})
 
 
+_COMMITTED = -1  # a resume decision: leave the partition where the broker's committed offset puts it
+
+
 class PermanentError(Exception):
     """A message that no retry can fix (bad content): dead-letter it at once."""
 
@@ -362,7 +365,7 @@ class Consumer:
         held = set(kafka.assignment())
         try:
             for tp, offset in decisions.items():
-                if offset is not None and tp in held:
+                if offset is not None and offset != _COMMITTED and tp in held:
                     kafka.seek(tp, offset)
             from_start = [tp for tp, offset in decisions.items() if offset is None and tp in held]
             if from_start:
@@ -370,18 +373,21 @@ class Consumer:
         finally:
             if current():
                 kafka.resume(*(tp for tp in assigned if tp in set(kafka.assignment())))
-        if stale:  # void: until a record of the new log is read, there is nothing to resume from
+        if stale:  # until a record of the new log is read, the partition is read from the start (offset 0 marks it)
             with contextlib.suppress(Exception):
                 async with self._pool.acquire() as conn:
                     await conn.execute(
-                        "DELETE FROM consumer_positions WHERE consumer_group = $1"
+                        "UPDATE consumer_positions SET next_offset = 0, record_id = '', first_id = NULL,"
+                        " updated_at = now() WHERE consumer_group = $1"
                         " AND (topic, partition) IN (SELECT * FROM unnest($2::text[], $3::int[]))",
                         self.group_id, [tp.topic for tp in stale], [tp.partition for tp in stale],
                     )
 
     async def _decide(self, assigned: set[TopicPartition]
                       ) -> tuple[dict[TopicPartition, int | None], list[TopicPartition]]:
-        """Per assigned partition, the offset to resume at (None: from the start), and the saved rows found stale."""
+        """Per assigned partition, the offset to resume at (None: from the start; ``_COMMITTED``: where the broker's
+        committed offset puts it, for a partition this group has no saved position for, as before positions were
+        kept here), and the saved rows found stale."""
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(
                 "SELECT topic, partition, next_offset, record_id, first_id FROM consumer_positions"
@@ -392,6 +398,8 @@ class Consumer:
         checks: set[tuple[str, int, int]] = set()
         for tp in assigned & set(stored):
             row = stored[tp]
+            if row["next_offset"] == 0:
+                continue  # marked: from the start
             checks.add((tp.topic, tp.partition, row["next_offset"] - 1))
             if row["first_id"] is not None:
                 checks.add((tp.topic, tp.partition, 0))
@@ -400,7 +408,10 @@ class Consumer:
         stale: list[TopicPartition] = []
         for tp in sorted(assigned):
             row = stored.get(tp)
-            if row is None:
+            if row is None:  # never saved: a new group (no committed offset either: from the start) or one that
+                decisions[tp] = _COMMITTED  # ran before positions were kept here (its commits are from a live broker)
+                continue
+            if row["next_offset"] == 0:
                 decisions[tp] = None
                 continue
             last = served.get((tp.topic, tp.partition, row["next_offset"] - 1))
