@@ -344,7 +344,7 @@ class Consumer:
                         extra={"group": self.group_id, "error": repr(exc)})
 
     async def resume(self, kafka: AIOKafkaConsumer, assigned: Collection[TopicPartition],
-                     current: Callable[[], bool] = lambda: True) -> None:
+                     current: Callable[[], bool]) -> None:
         """Position the group's newly assigned partitions (paused by the caller until then): at the offset saved in
         Postgres where the broker still serves the records read last (and first) there, from the start of the log
         otherwise (nothing saved, the log lost or replaced, Postgres or the broker not answering in time):

@@ -30,7 +30,7 @@ from annotary_preannotate.domain.plugin import (
     Region,
 )
 from annotary_preannotate.models.embeddings import pick_device
-from annotary_preannotate.models.torch_weights import dump, load, restore
+from annotary_preannotate.models.torch_weights import dump, load, network_of, restore
 
 SIZE = 256
 STRIDE = 4
@@ -206,18 +206,15 @@ class BoxDetector(ModelPlugin):
     def predict(self, items: Sequence[PredictItem]) -> list[ItemPrediction]:
         import torch
 
-        if self._net is None:
-            self.setup()
-        if self._net is None:
-            raise RuntimeError(f"{self.model_version} is not trained")
+        net = network_of(self)
         out: list[ItemPrediction] = []
         for start in range(0, len(items), self.capabilities.batch_size):
             chunk = items[start:start + self.capabilities.batch_size]
             boxed = [letterbox(item.image) for item in chunk]
-            device = next(self._net.parameters()).device
+            device = next(net.parameters()).device
             x = torch.from_numpy(np.stack([pixels for pixels, _ in boxed])).to(device)
             with torch.no_grad():
-                heat_logits, size_pred = self._net(x)
+                heat_logits, size_pred = net(x)
                 heat = torch.sigmoid(heat_logits)
                 peaks = heat * (heat == torch.nn.functional.max_pool2d(heat, 3, stride=1, padding=1)).float()
             for item, (_, scale), peak, size in zip(chunk, boxed, peaks.cpu().numpy(), size_pred.cpu().numpy(),

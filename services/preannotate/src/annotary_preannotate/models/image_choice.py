@@ -23,7 +23,7 @@ from annotary_preannotate.domain.plugin import (
     PredictItem,
 )
 from annotary_preannotate.models.embeddings import pick_device
-from annotary_preannotate.models.torch_weights import dump, load, restore
+from annotary_preannotate.models.torch_weights import dump, load, network_of, restore
 
 SIZE = 48
 
@@ -125,17 +125,14 @@ class ImageChoiceCNN(ModelPlugin):
     def predict(self, items: Sequence[PredictItem]) -> list[ItemPrediction]:
         import torch
 
-        if self._net is None:
-            self.setup()
-        if self._net is None:
-            raise RuntimeError(f"{self.model_version} is not trained")
+        net = network_of(self)
         out: list[ItemPrediction] = []
         for start in range(0, len(items), self.capabilities.batch_size):
             chunk = items[start:start + self.capabilities.batch_size]
-            device = next(self._net.parameters()).device
+            device = next(net.parameters()).device
             x = torch.from_numpy(np.stack([pixels(item.image) for item in chunk])).to(device)
             with torch.no_grad():
-                probs = torch.softmax(self._net(x), dim=1).cpu().numpy()
+                probs = torch.softmax(net(x), dim=1).cpu().numpy()
             for item, p in zip(chunk, probs, strict=True):
                 best = int(p.argmax())
                 score = float(p[best])

@@ -24,6 +24,16 @@ def restore(network: Any, state: State, device: str) -> tuple[Any, str]:
     return network.to(chosen).eval(), chosen
 
 
+def network_of(plugin: Any) -> Any:
+    """A torch plugin's network (``plugin._net``), restored by its ``setup()`` on first use; RuntimeError when the
+    plugin was never trained."""
+    if plugin._net is None:
+        plugin.setup()
+    if plugin._net is None:
+        raise RuntimeError(f"{plugin.model_version} is not trained")
+    return plugin._net
+
+
 def dump(state: State | None, **meta: Any) -> bytes:
     """``state`` and ``meta`` (strings, lists of strings, numbers) as one ``.npz``."""
     if state is None:

@@ -292,13 +292,9 @@ class Worker:
                             incumbent_version: str | None) -> str:
         """The image flywheel: train the small CNN on the accepted choices, compare it with the serving model (or
         the majority class) by accuracy on the held-out slice, promote only when strictly better."""
-        train, heldout = _split(rows)
-        pictures = {r.item_id: await self.image(r.media_uri) for r in rows}
-        base = ImageChoiceCNN("untrained", epochs=self.config.image_epochs, device=self.config.device,
-                              threads=self.config.torch_threads)
-        candidate, report = await _fit(base, [Accepted(r.item_id, r.result, image=pictures[r.item_id])
-                                              for r in train])
-        held_items = [PredictItem(r.item_id, image=pictures[r.item_id]) for r in heldout]
+        train, heldout, held_items, candidate, report = await self._fit_pictures(rows, ImageChoiceCNN(
+            "untrained", epochs=self.config.image_epochs, device=self.config.device,
+            threads=self.config.torch_threads))
         return await self._judge_choice_model(
             project_id, job_id, candidate, report, incumbent_version, rows, train, heldout, held_items,
             lineage={"class_counts": report.details.get("class_counts", {})})
@@ -334,30 +330,13 @@ class Worker:
         """The detection flywheel: train the small CenterNet-style detector on the accepted boxes (pixels read from
         the object store), compare it with the serving model (or with predicting no box at all) by box F1 at IoU
         0.5 on the held-out slice, promote only when strictly better."""
-        train, heldout = _split(rows)
-        pictures = {r.item_id: await self.image(r.media_uri) for r in rows}
-        base = BoxDetector("untrained", epochs=self.config.box_epochs, device=self.config.device,
-                           threads=self.config.torch_threads)
-        candidate, report = await _fit(base, [Accepted(r.item_id, r.result, image=pictures[r.item_id])
-                                              for r in train])
-        held_items = [PredictItem(r.item_id, image=pictures[r.item_id]) for r in heldout]
-        truth = [r.result for r in heldout]
-        cand_f1 = box_f1(truth, [p.result for p in await asyncio.to_thread(candidate.predict, held_items)])
-        if incumbent_version is not None:
-            inc_f1 = box_f1(truth, [p.result for p in await self.predict(incumbent_version, held_items)])
-        else:
-            inc_f1 = box_f1(truth, [[] for _ in heldout])  # the baseline: no boxes at all
-        promoted = cand_f1 > inc_f1
-        metrics: dict[str, Any] = {"metric": "box_f1", "iou": 0.5,
-                                   "candidate": {"box_f1": cand_f1, "items": len(heldout)},
-                                   "incumbent": {"box_f1": inc_f1, "items": len(heldout)},
-                                   "incumbent_kind": "model" if incumbent_version else "no_boxes_baseline"}
-        version = await self._register(
-            project_id, job_id, candidate, report, promoted=promoted, incumbent_version=incumbent_version,
-            metrics=metrics, rows=rows, train=train, heldout=heldout,
+        train, heldout, held_items, candidate, report = await self._fit_pictures(rows, BoxDetector(
+            "untrained", epochs=self.config.box_epochs, device=self.config.device, threads=self.config.torch_threads))
+        return await self._judge_regions(
+            project_id, job_id, candidate, report, incumbent_version, rows, train, heldout, held_items,
+            score=box_f1, metric="box_f1", baseline="no_boxes_baseline",
             lineage={"box_counts": report.details.get("box_counts", {}), "epochs": report.details.get("epochs")},
-            artifact=(candidate.dumps(), "npz", "application/octet-stream"), serving=(cand_f1, inc_f1))
-        return f"{version} {'promoted' if promoted else 'rejected'}: box F1 {cand_f1:.3f} vs {inc_f1:.3f}"
+            artifact=(candidate.dumps(), "npz", "application/octet-stream"))
 
     async def _train_spans(self, project_id: str, job_id: int, rows: Sequence[flywheel.LabeledRow],
                            incumbent_version: str | None) -> str:
@@ -369,24 +348,47 @@ class Worker:
                               learning_rate=self.config.ner_learning_rate, device=self.config.device,
                               threads=self.config.torch_threads)
         candidate, report = await _fit(base, [Accepted(r.item_id, r.result, r.text) for r in train])
-        held_items = [PredictItem(r.item_id, r.text) for r in heldout]
+        return await self._judge_regions(
+            project_id, job_id, candidate, report, incumbent_version, rows, train, heldout,
+            [PredictItem(r.item_id, r.text) for r in heldout], score=span_f1, metric="span_f1",
+            baseline="no_spans_baseline",
+            lineage={"base": report.details.get("base"), "epochs": report.details.get("epochs")},
+            artifact=(await asyncio.to_thread(candidate.dumps), "tar.gz", "application/gzip"))
+
+    async def _fit_pictures(self, rows: Sequence[flywheel.LabeledRow], base: ModelPlugin) -> tuple[
+            list[flywheel.LabeledRow], list[flywheel.LabeledRow], list[PredictItem], ModelPlugin, FitReport]:
+        """An image model fitted on the training slice's pictures (read once from the object store): (train, held
+        out, the held-out items to judge it on, the candidate, its report)."""
+        train, heldout = _split(rows)
+        pictures = {r.item_id: await self.image(r.media_uri) for r in rows}
+        candidate, report = await _fit(base, [Accepted(r.item_id, r.result, image=pictures[r.item_id])
+                                              for r in train])
+        return train, heldout, [PredictItem(r.item_id, image=pictures[r.item_id]) for r in heldout], candidate, report
+
+    async def _judge_regions(
+        self, project_id: str, job_id: int, candidate: ModelPlugin, report: FitReport, incumbent_version: str | None,
+        rows: Sequence[flywheel.LabeledRow], train: Sequence[flywheel.LabeledRow],
+        heldout: Sequence[flywheel.LabeledRow], held_items: list[PredictItem], *,
+        score: Callable[[Sequence[Any], Sequence[Any]], float], metric: str, baseline: str,
+        lineage: dict[str, Any], artifact: tuple[bytes, str, str],
+    ) -> str:
+        """A region model (spans, boxes) against the serving model, or against predicting no region at all, by
+        ``score`` (an F1) on the held-out slice; registered either way, promoted only when strictly better."""
         truth = [r.result for r in heldout]
-        cand_f1 = span_f1(truth, [p.result for p in await asyncio.to_thread(candidate.predict, held_items)])
+        cand = score(truth, [p.result for p in await asyncio.to_thread(candidate.predict, held_items)])
         if incumbent_version is not None:
-            inc_f1 = span_f1(truth, [p.result for p in await self.predict(incumbent_version, held_items)])
+            inc = score(truth, [p.result for p in await self.predict(incumbent_version, held_items)])
         else:
-            inc_f1 = span_f1(truth, [[] for _ in heldout])  # the baseline: no spans at all
-        promoted = cand_f1 > inc_f1
-        metrics: dict[str, Any] = {"metric": "span_f1", "candidate": {"span_f1": cand_f1, "items": len(heldout)},
-                                   "incumbent": {"span_f1": inc_f1, "items": len(heldout)},
-                                   "incumbent_kind": "model" if incumbent_version else "no_spans_baseline"}
+            inc = score(truth, [[] for _ in heldout])
+        promoted = cand > inc
+        metrics: dict[str, Any] = {"metric": metric, "candidate": {metric: cand, "items": len(heldout)},
+                                   "incumbent": {metric: inc, "items": len(heldout)},
+                                   "incumbent_kind": "model" if incumbent_version else baseline}
         version = await self._register(
             project_id, job_id, candidate, report, promoted=promoted, incumbent_version=incumbent_version,
-            metrics=metrics, rows=rows, train=train, heldout=heldout,
-            lineage={"base": report.details.get("base"), "epochs": report.details.get("epochs")},
-            artifact=(await asyncio.to_thread(candidate.dumps), "tar.gz", "application/gzip"),
-            serving=(cand_f1, inc_f1))
-        return f"{version} {'promoted' if promoted else 'rejected'}: span F1 {cand_f1:.3f} vs {inc_f1:.3f}"
+            metrics=metrics, rows=rows, train=train, heldout=heldout, lineage=lineage, artifact=artifact,
+            serving=(cand, inc))
+        return f"{version} {'promoted' if promoted else 'rejected'}: {metric} {cand:.3f} vs {inc:.3f}"
 
     async def _register(self, project_id: str, job_id: int, candidate: ModelPlugin, report: FitReport, *,
                         promoted: bool, incumbent_version: str | None, metrics: dict[str, Any],
@@ -575,8 +577,9 @@ class Worker:
             version = project["serving_version"]
             for rank, item_id in enumerate(chosen):
                 await self._scored(conn, str(item_id), project_id, 2.0 - rank / len(chosen), version)
+            kept = set(chosen)
             for item_id, uncertainty in previous.items():
-                if item_id not in set(chosen) and uncertainty is not None:
+                if item_id not in kept and uncertainty is not None:
                     await self._scored(conn, str(item_id), project_id, float(uncertainty), version)
         log.info("selection made", extra={"project_id": project_id, "selection": self.config.selection,
                                           "items": len(chosen), "candidates": len(candidates)})
