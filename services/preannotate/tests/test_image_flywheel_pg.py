@@ -65,7 +65,9 @@ async def test_accepted_image_choices_train_promote_and_prelabel(
     worker, store = setup
     digits = load_digits()
     keep = [i for i, t in enumerate(digits.target) if t in (0, 1)]
-    labeled, queue = keep[:CONFIG.retrain_every], keep[CONFIG.retrain_every:CONFIG.retrain_every + 10]
+    # 40 queued items judged at 90%: one borderline digit out of ten failed a clean-clone run (8 of 10 right,
+    # the held-out accuracy 0.9), a figure over ten items being too coarse for what the model does
+    labeled, queue = keep[:CONFIG.retrain_every], keep[CONFIG.retrain_every:CONFIG.retrain_every + 40]
     queue_ids = {}
     for i in queue:
         iid = str(uuid.uuid4())
@@ -91,6 +93,6 @@ async def test_accepted_image_choices_train_promote_and_prelabel(
         row["model_version"])}
     assert set(found) == set(queue_ids)
     right = sum(found[i]["value"] == queue_ids[i] for i in queue_ids)
-    assert right >= 9, (right, found)
+    assert right >= 0.9 * len(queue_ids), (right, found)
     scored = await pool.fetch("SELECT topic FROM outbox WHERE topic = 'item.scored'")
     assert len(scored) == len(queue_ids)
