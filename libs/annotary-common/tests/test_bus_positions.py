@@ -69,6 +69,7 @@ async def consume_until(settings: CommonSettings, pool: asyncpg.Pool, eventually
 
         await eventually(done, f"{count} events applied")
     finally:
+        await consumer.close()  # as the service runtime does before the broker stops: handled offsets committed
         await broker.stop()
         await producer.stop()
     return consumer
@@ -190,3 +191,47 @@ async def test_a_group_that_ran_before_positions_were_kept_resumes_at_its_commit
     assert consumer.replayed_partitions == 0
     assert {r["item_id"] for r in await pool.fetch("SELECT item_id FROM applied")} == {f"after{i}" for i in range(3)}
     assert await pool.fetchval("SELECT next_offset FROM consumer_positions WHERE consumer_group = $1", GROUP) == 13
+
+
+async def test_the_broker_offset_is_committed_for_handled_messages_only_and_in_few_requests(
+    settings: CommonSettings, pool: asyncpg.Pool, eventually: Any
+) -> None:
+    """Handled offsets are committed together (one request per interval, not per message), and never past a message
+    still being handled: a group that starts without a saved position takes the broker's offset."""
+    await ensure_topics(settings)
+    await publish(settings, [f"m{i}" for i in range(20)])
+    blocked, release = asyncio.Event(), asyncio.Event()
+
+    async def handler(conn: asyncpg.Connection, event: Event) -> None:
+        name = event.payload.item.item_id  # type: ignore[attr-defined]
+        if name == "m10":
+            blocked.set()
+            await release.wait()
+        await conn.execute("INSERT INTO applied (event_id, item_id) VALUES ($1, $2)", uuid.UUID(event.event_id), name)
+
+    broker = make_broker(settings, "test")
+    producer = make_producer(settings, "test-dlq")
+    await producer.start()
+    consumer = Consumer(broker=broker, pool=pool, producer=producer, settings=settings, group_id=GROUP,
+                        commit_interval_s=0.05)
+    consumer.subscribe(ITEM_INGESTED, handler)
+    consumer.register()
+    await broker.start()
+    try:
+        await asyncio.wait_for(blocked.wait(), 30)
+        await asyncio.sleep(0.5)  # ten intervals while m10 is in the handler
+        assert await committed(settings) == 10  # m0-m9 handled; m10 taken off the bus but not handled
+
+        release.set()
+
+        async def done() -> bool:
+            return int(await pool.fetchval("SELECT count(*) FROM applied")) >= 20
+
+        await eventually(done, "20 events applied")
+    finally:
+        release.set()
+        await consumer.close()
+        await broker.stop()
+        await producer.stop()
+    assert await committed(settings) == 20
+    assert 1 <= consumer.commits < 10, consumer.commits

@@ -86,6 +86,8 @@ def test_gauge_family_zeroes_or_drops_label_sets_that_vanish() -> None:
         ("DELETE FROM outbox WHERE published_at < now()", "delete outbox"),
         ("SELECT pg_notify(current_schema() || '_outbox', '')", "select pg_notify"),
         ("WITH x AS (SELECT 1) SELECT * FROM y", "with"),
+        ("WITH change AS (UPDATE tasks SET state = 'x' WHERE task_id = $1) INSERT INTO item_history VALUES ($2)",
+         "update tasks"),
         ("BEGIN ISOLATION LEVEL SERIALIZABLE;", "begin"),
         ("COPY items FROM STDIN", "copy items"),
         ("'; DROP TABLE x", "other"),

@@ -42,6 +42,25 @@ log = logging.getLogger(__name__)
 tracer = trace.get_tracer("annotary.bus")
 
 Handler = Callable[[asyncpg.Connection, Event], Awaitable[None]]
+# Several events of one topic and partition, in order, in one transaction (an optimisation of a Handler: same effect)
+BatchHandler = Callable[[asyncpg.Connection, Sequence[Event]], Awaitable[None]]
+
+
+def one_by_one(handler: Handler) -> BatchHandler:
+    """The batch handler that runs ``handler`` on each event in turn, in the one transaction (each in a span that
+    continues the event's trace, as a single event's handling does): the per-event transaction, inbox and position
+    statements are saved. Only for handlers whose transactions may be merged: their effects are in Postgres and they
+    lock no rows that a request holds while it waits for another (a batch holds its locks until it commits)."""
+
+    async def handle_all(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
+        for event in events:
+            with tracer.start_as_current_span(
+                f"consume {event.envelope.type}", context=context_from(event.envelope.trace_context),
+                attributes={"annotary.event_id": event.event_id, **ids_of(event.payload)},
+            ):
+                await handler(conn, event)
+
+    return handle_all
 
 
 @dataclass(frozen=True)
@@ -150,6 +169,11 @@ async def _settle(action: Callable[[], Awaitable[None]], what: str) -> None:
                     extra={"error": repr(exc)})
 
 
+def _value(record: Any) -> bytes:
+    value = record.value
+    return b"" if value is None else value if isinstance(value, bytes) else bytes(value)
+
+
 _COMMITTED = -1  # a resume decision: leave the partition where the broker's committed offset puts it
 
 
@@ -241,6 +265,8 @@ class Consumer:
         fetch_max_bytes: int = 4 << 20,
         partition_fetch_bytes: int = 1 << 20,
         resume_timeout_s: float = 10.0,
+        commit_interval_s: float = 1.0,
+        max_batch: int = 200,
     ) -> None:
         self._broker = broker
         self._pool = pool
@@ -257,57 +283,59 @@ class Consumer:
         self._fetch_max_bytes = fetch_max_bytes
         self._partition_fetch_bytes = partition_fetch_bytes
         self._handlers: dict[str, Handler] = {}
+        self._batch_handlers: dict[str, BatchHandler] = {}
+        self._max_batch = max_batch
+        self.batches = 0  # runs of several events applied in one transaction
         self.dead_lettered = 0
         self.in_flight = 0  # messages taken off the bus whose handling has not finished
         self.peak_in_flight = 0
         self.replayed_partitions = 0  # partitions read again from the start because their log was not the same
         self._resume_timeout_s = resume_timeout_s
+        # The broker's committed offsets are for lag tools and for a group's first start (where resuming is
+        # decided, Postgres's positions count): handled offsets are committed together, at most every
+        # ``commit_interval_s`` (0: after each message), instead of one broker round trip per message.
+        self._commit_interval_s = commit_interval_s
+        self._to_commit: dict[TopicPartition, int] = {}
+        self._committer: Any = None  # the Kafka consumer the offsets are committed with
+        self._commit_task: asyncio.Task[None] | None = None
+        self.commits = 0  # commit requests sent to the broker
 
-    def subscribe(self, topic: str, handler: Handler) -> None:
-        """Route ``topic`` to ``handler``; call :meth:`register` once every topic is routed."""
+    def subscribe(self, topic: str, handler: Handler, batch: BatchHandler | None = None) -> None:
+        """Route ``topic`` to ``handler``; call :meth:`register` once every topic is routed.
+
+        ``batch`` (optional) applies a run of the topic's events taken off one partition together, in one
+        transaction with their inbox rows and the group's position, for the same effect as ``handler`` on each in
+        turn. A run that fails as a whole is halved until the failing event is alone; a single event is applied
+        with ``handler`` (retries and dead-lettering as usual). A group with a batch handler takes records off the
+        bus in batches (up to ``max_batch``); the other topics' records are still handled one at a time, in order."""
         if topic in self._handlers:
             raise ValueError(f"{topic} has a handler already")
         self._handlers[topic] = handler
+        if batch is not None:
+            self._batch_handlers[topic] = batch
 
     def register(self) -> None:
         """One Kafka consumer for all the group's topics: one group member per process, so a start-up
         joins the group once instead of once per topic (each join is a rebalance of the whole group)."""
         if not self._handlers:
             return
-        handlers = dict(self._handlers)
+        batched = bool(self._batch_handlers)
 
         async def on_message(msg: KafkaMessage) -> None:
-            topic = getattr(msg.raw_message, "topic", "")
-            handler = handlers.get(topic)
-            self.in_flight += 1
-            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
-            saved = False
-            try:
-                try:
-                    if handler is None:
-                        error = LookupError(f"no handler for topic {topic!r}")
-                        await self._dead_letter(bytes(msg.body), msg, error, 0)
-                    else:
-                        saved = await self._handle(f"{self.group_id}:{topic}", msg, handler)
-                except Exception as exc:  # a failure outside the handler's retries: dead-letter it
-                    await self._dead_letter(bytes(msg.body), msg, exc, 0)
-            except Exception:  # even the dead-letter send failed (the broker away): rewind, take it again
-                log.exception("dead-lettering failed; rewinding so the message is taken again")
-                await _settle(msg.nack, "rewind")
-                return
-            finally:
-                self.in_flight -= 1
-            if not saved:  # dead-lettered: the partition moves on past it
-                await self._save_position(msg, None)
-            await _settle(msg.ack, "commit")
+            records = msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,)
+            await self._process(records, msg.consumer)
 
         session_ms, heartbeat_ms, rebalance_ms = consumer_timeouts(self._settings)
         resume = _ResumeFromDatabase(self)
+        # getmany returns as soon as records are fetched; when none came within the timeout, faststream sleeps as
+        # long again before the next poll: 20 ms keeps that added latency small and an idle group's polls cheap
+        batch_options: dict[str, Any] = {"batch": True, "max_records": self._max_batch, "batch_timeout_ms": 20} \
+            if batched else {}
         subscriber = self._broker.subscriber(
-            *handlers,
+            *self._handlers,
             group_id=self.group_id,
             auto_offset_reset="earliest",
-            # Committed by on_message after handling (rewound when even dead-lettering fails, so the message is
+            # Committed after handling (see _handled; rewound when even dead-lettering fails, so the message is
             # taken again and never lost). Manual, so that a commit refused after a rebalance (a broker restart)
             # is logged instead of ending the consume loop: the message may come again and the inbox drops it.
             ack_policy=AckPolicy.MANUAL,
@@ -317,23 +345,180 @@ class Consumer:
             heartbeat_interval_ms=heartbeat_ms,
             rebalance_timeout_ms=rebalance_ms,
             listener=resume,
+            **batch_options,
         )
         subscriber(on_message)
         resume.subscriber = subscriber
 
-    def _position(self, msg: KafkaMessage, event: Event | None) -> Position | None:
-        source = msg.raw_message
-        topic, partition, offset = getattr(source, "topic", None), getattr(source, "partition", None), \
-            getattr(source, "offset", None)
+    async def _process(self, records: Sequence[Any], consumer: Any) -> None:
+        """Records taken off the bus (one, or a batch: runs per partition, each in order): runs of a topic with a
+        batch handler together, the rest one at a time. A partition rewound for a failure skips its later records
+        here (they are fetched again)."""
+        rewound: set[TopicPartition] = set()
+        i = 0
+        while i < len(records):
+            record = records[i]
+            tp = TopicPartition(record.topic, record.partition)
+            j = i + 1
+            while j < len(records) and records[j].topic == record.topic and records[j].partition == record.partition:
+                j += 1
+            run, i = records[i:j], j
+            if tp in rewound:
+                continue
+            batch = self._batch_handlers.get(record.topic)
+            if batch is not None:
+                if not await self._split_run(run, batch, consumer):
+                    rewound.add(tp)
+                continue
+            for one in run:
+                if not await self._process_one(one, consumer):
+                    rewound.add(tp)
+                    break
+
+    async def _split_run(self, run: Sequence[Any], batch: BatchHandler, consumer: Any) -> bool:
+        """A run with the batch handler; a run that fails as a whole is halved and each half tried again, down to
+        single records taken one by one (so a poison message costs a few failed transactions, and only it is
+        dead-lettered). False when a record had to be rewound (the rest of the run is not handled)."""
+        if len(run) == 1:
+            return await self._process_one(run[0], consumer)
+        if await self._apply_run(run, batch, consumer):
+            return True
+        half = len(run) // 2
+        return await self._split_run(run[:half], batch, consumer) and await self._split_run(run[half:], batch, consumer)
+
+    async def _process_one(self, record: Any, consumer: Any) -> bool:
+        """One record with its topic's handler (retries, dead-lettering); False when it had to be rewound."""
+        handler = self._handlers.get(record.topic)
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        saved = False
+        raw = _value(record)
+        try:
+            try:
+                if handler is None:
+                    await self._dead_letter(raw, record, LookupError(f"no handler for topic {record.topic!r}"), 0)
+                else:
+                    saved = await self._handle(f"{self.group_id}:{record.topic}", record, handler)
+            except Exception as exc:  # a failure outside the handler's retries: dead-letter it
+                await self._dead_letter(raw, record, exc, 0)
+        except Exception:  # even the dead-letter send failed (the broker away): rewind, take it again
+            log.exception("dead-lettering failed; rewinding so the message is taken again")
+            try:
+                consumer.seek(TopicPartition(record.topic, record.partition), record.offset)
+            except Exception as exc:
+                log.warning("rewind failed; the message is taken again after the next rebalance",
+                            extra={"error": repr(exc)})
+            return False
+        finally:
+            self.in_flight -= 1
+        if not saved:  # dead-lettered: the partition moves on past it
+            await self._save_position(record, None)
+        await self._handled(record, consumer)
+        return True
+
+    async def _apply_run(self, run: Sequence[Any], batch: BatchHandler, consumer: Any) -> bool:
+        """A run of one partition's records with the topic's batch handler, in one transaction with the inbox rows
+        and the position; False (nothing done) when any record is undecodable or the transaction fails."""
+        try:
+            events = [parse_event(_value(r)) for r in run]
+        except UndecodableEvent:
+            return False
+        consumer_name = f"{self.group_id}:{run[0].topic}"
+        positions = [self._position(run[-1], events[-1])]
+        if run[0].offset == 0 and len(run) > 1:  # the log's first record: its id is kept with the position
+            positions.insert(0, self._position(run[0], events[0]))
+        self.in_flight += len(run)
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            with tracer.start_as_current_span(
+                f"consume {events[0].envelope.type} x{len(events)}",
+                attributes={"messaging.consumer.group.name": self.group_id, "messaging.batch.message_count":
+                            len(events)},
+            ), deferred() as metric_updates:
+                async with self._pool.acquire() as conn, conn.transaction():
+                    fresh_ids = {r["event_id"] for r in await conn.fetch(
+                        "INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::uuid[])"
+                        " ON CONFLICT DO NOTHING RETURNING event_id",
+                        consumer_name, [uuid.UUID(e.event_id) for e in events],
+                    )}
+                    for position in positions:
+                        if position is not None:
+                            await save_position(conn, position)
+                    fresh: list[Event] = []
+                    for event in events:  # each new event once, in order (a re-publication may sit in the run)
+                        ident = uuid.UUID(event.event_id)
+                        if ident in fresh_ids:
+                            fresh_ids.discard(ident)
+                            fresh.append(event)
+                    if fresh:
+                        await batch(conn, fresh)
+            apply_deferred(metric_updates)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.info("a batch failed as a whole; trying its halves",
+                     extra={"group": self.group_id, "topic": run[0].topic, "events": len(run), "error": repr(exc)})
+            return False
+        finally:
+            self.in_flight -= len(run)
+        self.batches += 1
+        kind = events[0].envelope.type
+        EVENTS.labels(self.group_id, kind, "applied").inc(len(fresh))
+        if len(events) > len(fresh):
+            EVENTS.labels(self.group_id, kind, "duplicate").inc(len(events) - len(fresh))
+        await self._handled(run[-1], consumer)
+        return True
+
+    async def _handled(self, record: Any, consumer: Any) -> None:
+        """Mark ``record`` handled (and its partition's records before it) for the broker's committed offset:
+        committed now (``commit_interval_s`` 0) or with the others handled within the interval. Only handled
+        offsets are committed, never the consumer's position (it may include a message still being handled)."""
+        self._to_commit[TopicPartition(record.topic, record.partition)] = record.offset + 1
+        self._committer = consumer
+        if self._commit_interval_s <= 0:
+            await self.flush_commits()
+        elif self._commit_task is None or self._commit_task.done():
+            self._commit_task = asyncio.create_task(self._commit_soon())
+
+    async def close(self) -> None:
+        """Commit what was handled (before the broker connection stops)."""
+        if self._commit_task is not None:
+            self._commit_task.cancel()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.flush_commits(), 5.0)
+
+    async def _commit_soon(self) -> None:
+        await asyncio.sleep(self._commit_interval_s)
+        await self.flush_commits()
+
+    async def flush_commits(self, partitions: Collection[TopicPartition] | None = None) -> None:
+        """Commit the handled offsets not committed yet (only those of ``partitions`` when given) for the
+        partitions this member still holds. A refused commit (a rebalance, the broker away) is only logged: the
+        saved positions in Postgres are what the group resumes from."""
+        wanted = {tp: o for tp, o in self._to_commit.items() if partitions is None or tp in partitions}
+        for tp in wanted:
+            del self._to_commit[tp]
+        consumer = self._committer
+        if not wanted or consumer is None:
+            return
+        held = set(consumer.assignment())
+        offsets = {tp: offset for tp, offset in wanted.items() if tp in held}
+        if not offsets:
+            return
+        self.commits += 1
+        await _settle(lambda: consumer.commit(offsets), "commit")
+
+    def _position(self, record: Any, event: Event | None) -> Position | None:
+        topic, partition, offset = record.topic, record.partition, record.offset
         if not isinstance(topic, str) or not isinstance(partition, int) or not isinstance(offset, int):
             return None
-        ident = event.event_id if event is not None else record_id(bytes(msg.body))
+        ident = event.event_id if event is not None else record_id(record.value)
         return Position(self.group_id, topic, partition, offset, ident)
 
-    async def _save_position(self, msg: KafkaMessage, event: Event | None) -> None:
+    async def _save_position(self, record: Any, event: Event | None) -> None:
         """Save where the group resumes, outside a handler's transaction (a dead-lettered message). Behind is safe
         (the message comes again and the inbox drops it), so a failure here is only logged."""
-        position = self._position(msg, event)
+        position = self._position(record, event)
         if position is None:
             return
         try:
@@ -431,15 +616,15 @@ class Consumer:
             stale.append(tp)
         return decisions, stale
 
-    async def _handle(self, consumer_name: str, msg: KafkaMessage, handler: Handler) -> bool:
+    async def _handle(self, consumer_name: str, record: Any, handler: Handler) -> bool:
         """Handle one message; True when its position was saved with the effect (applied or a duplicate)."""
-        raw = msg.body if isinstance(msg.body, bytes) else bytes(msg.body)
+        raw = _value(record)
         try:
             event = parse_event(raw)
         except UndecodableEvent as exc:
-            await self._dead_letter(raw, msg, exc, 0)
+            await self._dead_letter(raw, record, exc, 0)
             return False
-        position = self._position(msg, event)
+        position = self._position(record, event)
         ctx = context_from(event.envelope.trace_context)
         with tracer.start_as_current_span(
             f"consume {event.envelope.type}",
@@ -458,7 +643,7 @@ class Consumer:
                     EVENTS.labels(self.group_id, event.envelope.type, "applied" if applied else "duplicate").inc()
                     return position is not None
                 except PermanentError as exc:
-                    await self._dead_letter(raw, msg, exc, attempt, event)
+                    await self._dead_letter(raw, record, exc, attempt, event)
                     return False
                 except asyncio.CancelledError:
                     raise
@@ -466,7 +651,7 @@ class Consumer:
                     transient = is_transient(exc)
                     if attempt >= self._max_attempts and not transient:
                         log.exception("handler failed; dead-lettering", extra={"event_id": event.event_id})
-                        await self._dead_letter(raw, msg, exc, attempt, event)
+                        await self._dead_letter(raw, record, exc, attempt, event)
                         return False
                     log.warning(
                         "handler failed; retrying",
@@ -480,13 +665,12 @@ class Consumer:
                     await asyncio.sleep(min(self._max_backoff_s, self._backoff_s * 2 ** min(attempt - 1, 16)))
 
     async def _dead_letter(
-        self, raw: bytes, msg: KafkaMessage, error: BaseException, attempts: int, event: Event | None = None
+        self, raw: bytes, source: Any, error: BaseException, attempts: int, event: Event | None = None
     ) -> None:
         """Publish the original bytes to the group's dead-letter topic with the reason in headers: the error's
         type and message, where the message came from (topic, partition, offset), the group and the attempts.
         Raises when the dead-letter topic cannot be written: the message is then taken again, not lost."""
         self.dead_lettered += 1
-        source = msg.raw_message
         topic = str(getattr(source, "topic", "?"))
         reason = f"{type(error).__name__}: {error}"
         EVENTS.labels(self.group_id, topic, "dead_lettered").inc()
@@ -527,6 +711,9 @@ class _ResumeFromDatabase(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         self._generation += 1  # a check still running is for an assignment that is gone
+        # what was handled here is committed before another member takes the partitions over
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._owner.flush_commits(revoked), 5.0)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         kafka = getattr(self.subscriber, "consumer", None)

@@ -186,6 +186,10 @@ def partition_lag(
 
 _IDENT = r"([a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)?)"
 _SQL_SHAPES = (
+    # a data-modifying CTE first (a transition written with its history row): named by what it changes
+    (re.compile(r"^with\s+[a-z_][a-z0-9_]*\s+as\s+\(\s*update\s+(?:only\s+)?" + _IDENT), "update"),
+    (re.compile(r"^with\s+[a-z_][a-z0-9_]*\s+as\s+\(\s*insert\s+into\s+" + _IDENT), "insert"),
+    (re.compile(r"^with\s+[a-z_][a-z0-9_]*\s+as\s+\(\s*delete\s+from\s+(?:only\s+)?" + _IDENT), "delete"),
     (re.compile(r"^insert\s+into\s+" + _IDENT), "insert"),
     (re.compile(r"^update\s+(?:only\s+)?" + _IDENT), "update"),
     (re.compile(r"^delete\s+from\s+(?:only\s+)?" + _IDENT), "delete"),
@@ -198,8 +202,9 @@ _MAX_CACHED = 4096
 
 
 def operation_of(sql: str) -> str:
-    """A short, fixed name for a statement: its verb and first table (``select tasks``, ``insert outbox``), or the
-    function a table-less SELECT calls (``select pg_notify``), or the bare verb (``begin``, ``with``). Only SQL
+    """A short, fixed name for a statement: its verb and first table (``select tasks``, ``insert outbox``; a WITH
+    whose first part changes a table by that change, ``update tasks``), or the function a table-less SELECT calls
+    (``select pg_notify``), or the bare verb (``begin``, ``with``). Only SQL
     keywords and identifiers ever make it into the name, never values; cached per statement text."""
     cached = _OPERATIONS.get(sql)
     if cached is not None:

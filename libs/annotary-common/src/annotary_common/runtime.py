@@ -137,6 +137,7 @@ class ServiceRuntime:
             self._consumer.register()
             await self.broker.start()
             self.stack.push_async_callback(self.broker.stop)
+            self.stack.push_async_callback(self._consumer.close)  # runs first: handled offsets committed
             self.metrics.add("consumer_lag", consumer_lag_refresher(self.broker, self.group_id))
 
     async def start_grpc(
