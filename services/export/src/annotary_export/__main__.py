@@ -9,6 +9,7 @@ import grpc
 
 from annotary.export.v1 import export_pb2_grpc
 from annotary_common import topics
+from annotary_common.bus import one_by_one
 from annotary_common.runtime import ServiceRuntime
 from annotary_export.entrypoints.grpc_api import SERVICE_NAME, ExportServicer
 from annotary_export.service_layer import notify
@@ -28,7 +29,8 @@ async def main() -> int:
         await rt.open_producer()
         rt.start_relay()  # export.completed through the outbox
         consumer = rt.consumer()
-        consumer.subscribe(topics.ANNOTATION_ACCEPTED, on_annotation_accepted)
+        # in runs, one transaction per run when events queue up (an upsert of the item's row and its deliveries)
+        consumer.subscribe(topics.ANNOTATION_ACCEPTED, on_annotation_accepted, batch=one_by_one(on_annotation_accepted))
         for topic, handler in notify.HANDLERS.items():  # webhooks for these events
             consumer.subscribe(topic, handler)
         await rt.start_broker()

@@ -28,7 +28,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from annotary.events.v1 import events_pb2
 from annotary_annotation_api.service_layer import audit, users
 from annotary_common import topics
-from annotary_common.bus import Consumer
+from annotary_common.bus import Consumer, one_by_one
 from annotary_common.events import Event
 
 OUTCOMES = ("accept", "correct", "reject", "relabel")
@@ -139,6 +139,8 @@ async def on_annotation_rejected(conn: asyncpg.Connection, event: Event) -> None
 
 
 def subscribe(consumer: Consumer) -> None:
-    consumer.subscribe(topics.TASK_SUBMITTED, on_task_submitted)
-    consumer.subscribe(topics.ANNOTATION_ACCEPTED, on_annotation_accepted)
-    consumer.subscribe(topics.ANNOTATION_REJECTED, on_annotation_rejected)
+    # in runs, one transaction per run when events queue up: the handlers only append audit rows
+    for topic, handler in ((topics.TASK_SUBMITTED, on_task_submitted),
+                           (topics.ANNOTATION_ACCEPTED, on_annotation_accepted),
+                           (topics.ANNOTATION_REJECTED, on_annotation_rejected)):
+        consumer.subscribe(topic, handler, batch=one_by_one(handler))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from annotary_common import topics
-from annotary_common.bus import Consumer
+from annotary_common.bus import BatchHandler, Consumer, one_by_one
 from annotary_orchestrator.service_layer import events
 
 SUBSCRIPTIONS = {
@@ -16,8 +16,15 @@ SUBSCRIPTIONS = {
     topics.ANNOTATOR_PAUSED: events.on_annotator_paused,
     topics.ANNOTATOR_QUALIFIED: events.on_annotator_qualified,
 }
+# Applied in runs, one transaction per run (an import, a re-scored queue: thousands of events): these handlers insert
+# new rows or update free slots and item scores, never rows a lease or submit holds while it waits for another.
+BATCHES: dict[str, BatchHandler] = {
+    topics.ITEM_INGESTED: events.on_items_ingested,
+    topics.ITEM_SCORED: one_by_one(events.on_item_scored),
+    topics.ITEM_PREANNOTATED: one_by_one(events.on_item_preannotated),
+}
 
 
 def subscribe(consumer: Consumer) -> None:
     for topic, handler in SUBSCRIPTIONS.items():
-        consumer.subscribe(topic, handler)
+        consumer.subscribe(topic, handler, batch=BATCHES.get(topic))

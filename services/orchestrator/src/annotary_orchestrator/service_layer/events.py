@@ -9,15 +9,18 @@ import json
 import logging
 import math
 import uuid
-from typing import TypeVar
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 import asyncpg
 from google.protobuf.message import Message
+from opentelemetry import trace
 
 from annotary.events.v1 import events_pb2
 from annotary_common.bus import PermanentError
 from annotary_common.events import Event
-from annotary_common.telemetry import current_trace_context
+from annotary_common.telemetry import context_from, current_trace_context, ids_of
+from annotary_orchestrator.domain.policy import Policy
 from annotary_orchestrator.domain.results import InvalidResult, parse_result
 from annotary_orchestrator.domain.states import IllegalTransition, ItemState, check_item_transition
 from annotary_orchestrator.service_layer import annotators
@@ -32,6 +35,7 @@ from annotary_orchestrator.service_layer.common import (
 from annotary_orchestrator.service_layer.projects import find_policy
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer("annotary.orchestrator")
 
 P = TypeVar("P", bound=Message)
 
@@ -114,6 +118,86 @@ async def on_item_ingested(conn: asyncpg.Connection, event: Event) -> None:
     else:
         log.info("item already known; re-import ignored", extra={"item_id": str(item_id)})
     await _store_predictions(conn, item_id, list(payload.predictions), replace=False)
+
+
+_INSERT_ITEMS = """
+INSERT INTO items (item_id, project_id, state, round, snapshot, trace_context)
+SELECT i, p, 'unassigned', 1, s, c::jsonb FROM unnest($1::uuid[], $2::uuid[], $3::bytea[], $4::text[]) AS u(i, p, s, c)
+ON CONFLICT (item_id) DO NOTHING RETURNING item_id
+"""
+
+_INSERT_SLOTS = """
+INSERT INTO tasks (task_id, item_id, project_id, slot, round, priority, score, feedback, state)
+SELECT t, i, p, n, 1, 0, s, '', 'unassigned'
+FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::float8[]) AS u(t, i, p, n, s)
+"""
+
+_INSERT_HISTORY = """
+INSERT INTO item_history (subject, item_id, task_id, actor, from_state, to_state, reason)
+SELECT 'item', i, NULL, a, NULL, 'unassigned', r FROM unnest($1::uuid[], $2::text[], $3::text[]) AS u(i, a, r)
+"""
+
+
+async def on_items_ingested(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
+    """A run of item.ingested events in one transaction, for the effect of :func:`on_item_ingested` on each in turn:
+    plain new items (no gold, not imported accepted, no predictions) are written a statement per table for the
+    run; any other event goes through :func:`on_item_ingested` in its place in the order."""
+    plain: list[tuple[Event, events_pb2.ItemIngested]] = []
+    for event in events:
+        payload = _payload(event, events_pb2.ItemIngested)
+        if payload.gold_json or payload.accepted or payload.predictions:
+            await _insert_plain(conn, plain)
+            plain = []
+            with _consume_span(event):
+                await on_item_ingested(conn, event)
+        else:
+            plain.append((event, payload))
+    await _insert_plain(conn, plain)
+
+
+def _consume_span(event: Event) -> Any:
+    return tracer.start_as_current_span(f"consume {event.envelope.type}",
+                                        context=context_from(event.envelope.trace_context),
+                                        attributes={"annotary.event_id": event.event_id, **ids_of(event.payload)})
+
+
+async def _insert_plain(conn: asyncpg.Connection, plain: Sequence[tuple[Event, events_pb2.ItemIngested]]) -> None:
+    if not plain:
+        return
+    rows: list[tuple[uuid.UUID, uuid.UUID, bytes, str, str]] = []
+    policies: dict[uuid.UUID, Policy] = {}
+    for event, payload in plain:
+        item_id = _event_uuid(payload.item.item_id, "item.item_id")
+        project_id = _event_uuid(payload.item.project_id, "item.project_id")
+        if project_id not in policies:
+            policy = await find_policy(conn, project_id)
+            if policy is None:
+                raise UnknownProject(f"project {project_id} is not configured; item {item_id} cannot be queued")
+            policies[project_id] = policy
+        with _consume_span(event):  # the item's trace continues from its consumption, as one by one
+            context = json.dumps(current_trace_context())
+        rows.append((item_id, project_id, payload.item.SerializeToString(deterministic=True), context,
+                     event.envelope.producer or SYSTEM_ACTOR))
+    inserted = {r["item_id"] for r in await conn.fetch(
+        _INSERT_ITEMS, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows])}
+    fresh = []
+    for row in rows:  # the first event of an item inserted it (a repeat in the run is a re-import)
+        if row[0] in inserted:
+            inserted.discard(row[0])
+            fresh.append(row)
+        else:
+            log.info("item already known; re-import ignored", extra={"item_id": str(row[0])})
+    if not fresh:
+        return
+    scores = {r["item_id"]: r["score"] for r in await conn.fetch(
+        "SELECT item_id, score FROM item_scores WHERE item_id = ANY($1::uuid[])", [r[0] for r in fresh])}
+    slots: list[tuple[uuid.UUID, uuid.UUID, uuid.UUID, int, float]] = []
+    for item_id, project_id, _, _, _ in fresh:
+        slots.extend((uuid.uuid4(), item_id, project_id, slot, scores.get(item_id) or 0.0)
+                     for slot in range(policies[project_id].overlap))
+    await conn.execute(_INSERT_SLOTS, *(list(column) for column in zip(*slots, strict=True)))
+    await conn.execute(_INSERT_HISTORY, [r[0] for r in fresh], [r[4] for r in fresh],
+                       [f"ingested with {policies[r[1]].overlap} slot(s) for round 1" for r in fresh])
 
 
 async def on_item_preannotated(conn: asyncpg.Connection, event: Event) -> None:
