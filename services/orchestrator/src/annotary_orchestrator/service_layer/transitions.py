@@ -53,41 +53,39 @@ async def assign(conn: asyncpg.Connection, task: TaskRow, annotator: str, *, lea
     """``unassigned -> assigned``: a lease for ``annotator``, recording the schema version and the model versions of
     the item's predictions at this moment (they travel with the submission)."""
     check_task_transition(task.state, TaskState.ASSIGNED)
-    await conn.execute(
-        "UPDATE tasks SET state = 'assigned', annotator_id = $2, lease_expires_at = now() + make_interval(secs => $3),"
-        " leased_at = now(), schema_version = $4, qualification = $5,"
-        " prelabel_model_versions = ARRAY(SELECT model_version FROM predictions p WHERE p.item_id = tasks.item_id"
-        "                                 ORDER BY model_version),"
-        " updated_at = now() WHERE task_id = $1",
-        task.task_id, annotator, float(lease_seconds), schema_version, qualification,
-    )
-    await record_history(conn, subject="task", item_id=task.item_id, task_id=task.task_id, actor=annotator,
-                         from_state=task.state, to_state=TaskState.ASSIGNED, reason=reason)
+    await record_history(
+        conn, subject="task", item_id=task.item_id, task_id=task.task_id, actor=annotator, from_state=task.state,
+        to_state=TaskState.ASSIGNED, reason=reason,
+        change="UPDATE tasks SET state = 'assigned', annotator_id = $2,"
+               " lease_expires_at = now() + make_interval(secs => $3::float8),"
+               " leased_at = now(), schema_version = $4, qualification = $5,"
+               " prelabel_model_versions = ARRAY(SELECT model_version FROM predictions p"
+               "                                 WHERE p.item_id = tasks.item_id ORDER BY model_version),"
+               " updated_at = now() WHERE task_id = $1",
+        change_args=(task.task_id, annotator, float(lease_seconds), schema_version, qualification))
 
 
 async def release(conn: asyncpg.Connection, task: TaskRow, *, actor: str, reason: str) -> None:
     """``assigned -> unassigned``: the slot goes back to the queue (skip, expiry, pause)."""
     check_task_transition(task.state, TaskState.UNASSIGNED)
-    await conn.execute(
-        "UPDATE tasks SET state = 'unassigned', annotator_id = NULL, lease_expires_at = NULL, leased_at = NULL,"
-        " qualification = false, updated_at = now() WHERE task_id = $1",
-        task.task_id,
-    )
-    await record_history(conn, subject="task", item_id=task.item_id, task_id=task.task_id, actor=actor,
-                         from_state=task.state, to_state=TaskState.UNASSIGNED, reason=reason)
+    await record_history(
+        conn, subject="task", item_id=task.item_id, task_id=task.task_id, actor=actor, from_state=task.state,
+        to_state=TaskState.UNASSIGNED, reason=reason,
+        change="UPDATE tasks SET state = 'unassigned', annotator_id = NULL, lease_expires_at = NULL, leased_at = NULL,"
+               " qualification = false, updated_at = now() WHERE task_id = $1",
+        change_args=(task.task_id,))
 
 
 async def submit(conn: asyncpg.Connection, task: TaskRow, annotator: str, regions: list[Any],
                  lead_time_ms: int) -> None:
     """``assigned -> submitted``: the holder's result."""
     check_task_transition(task.state, TaskState.SUBMITTED)
-    await conn.execute(
-        "UPDATE tasks SET state = 'submitted', result_json = $2::jsonb, lead_time_ms = $3, submitted_at = now(),"
-        " lease_expires_at = NULL, updated_at = now() WHERE task_id = $1",
-        task.task_id, json.dumps(regions), lead_time_ms,
-    )
-    await record_history(conn, subject="task", item_id=task.item_id, task_id=task.task_id, actor=annotator,
-                         from_state=task.state, to_state=TaskState.SUBMITTED, reason="submitted")
+    await record_history(
+        conn, subject="task", item_id=task.item_id, task_id=task.task_id, actor=annotator, from_state=task.state,
+        to_state=TaskState.SUBMITTED, reason="submitted",
+        change="UPDATE tasks SET state = 'submitted', result_json = $2::jsonb, lead_time_ms = $3, submitted_at = now(),"
+               " lease_expires_at = NULL, updated_at = now() WHERE task_id = $1",
+        change_args=(task.task_id, json.dumps(regions), lead_time_ms))
 
 
 async def transition_task(conn: asyncpg.Connection, task: TaskRow, to_state: TaskState | str, *, actor: str,
