@@ -107,6 +107,26 @@ async def _drain(run: Running, project_id: str | None, timeout_s: float) -> dict
             "decided_per_s": round((first - left) / seconds, 1) if seconds > 0.5 else None}
 
 
+async def _settle_models(run: Running, timeout_s: float) -> dict[str, Any]:
+    """Wait (at most ``timeout_s``) until preannotate has no training job queued or running and no item waiting to be
+    scored, so that the comparison's model work (a promotion re-scores up to 10,000 of its items) is not billed to
+    workload (a)."""
+    conn = await asyncpg.connect(run.database_url)
+    started = time.monotonic()
+    try:
+        while True:
+            row = await conn.fetchrow(
+                "SELECT (SELECT count(*) FROM preannotate.training_jobs WHERE state IN ('queued', 'running')) AS jobs,"
+                " (SELECT count(*) FROM preannotate.items WHERE needs_score) AS unscored")
+            assert row is not None
+            if not (row["jobs"] or row["unscored"]) or time.monotonic() - started > timeout_s:
+                return {"settle_s": round(time.monotonic() - started, 1), "jobs_left": row["jobs"],
+                        "unscored_left": row["unscored"]}
+            await asyncio.sleep(1.0)
+    finally:
+        await conn.close()
+
+
 async def _db_counters(run: Running) -> dict[str, int]:
     """Our database's cumulative commits and rows written (pg_stat_database; other sessions' work included)."""
     conn = await asyncpg.connect(run.database_url)
@@ -217,6 +237,8 @@ async def annotary_phase(run: Running, sizes: Sizes, out: dict[str, Any]) -> Non
             log.info("submits, %d client(s): %.1f/s", c, compare["submit"][str(c)]["per_s"])
         compare["pipeline"] = await _drain(run, None, timeout_s=300.0)
         log.info("QA caught up with the comparison's submissions: %s", compare["pipeline"])
+        compare["models"] = await _settle_models(run, timeout_s=300.0)
+        log.info("preannotate settled after the comparison: %s", compare["models"])
 
         # The bulk fill, checked against rows the event path just wrote.
         main = await admin.create_project("fill", ANNOTARY_SCHEMA, ANNOTARY_POLICY)

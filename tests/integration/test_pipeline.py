@@ -146,3 +146,14 @@ def test_image_bbox_project_end_to_end(stack: Stack, make_user: Any, tmp_path: P
     assert jsonl_job["status"] == "done" and jsonl_job["item_count"] == 20
     lines = manager.get(jsonl_job["download_url"].removeprefix("/api/v1")).text.splitlines()
     assert len(lines) == 20 and all(json.loads(line)["annotations"] for line in lines)
+
+
+def test_model_work_runs_at_a_lower_cpu_priority_than_the_request_path(stack: Stack) -> None:
+    """preannotate (embedding, training, scoring) yields the cores to the lease and submit path: its process runs
+    at nice 10 (ANNOTARY_PREANNOTATE_NICE), the orchestrator and the gateway at the default."""
+    import psutil
+
+    nice = {name: psutil.Process(managed.proc.pid).nice() for name, managed in stack.procs.items()
+            if managed.proc is not None}
+    assert nice["preannotate"] == nice["orchestrator"] + 10, nice
+    assert nice["annotation-api"] == nice["orchestrator"], nice

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
 import grpc
@@ -16,8 +17,7 @@ from annotary_preannotate.service_layer.worker import Worker, WorkerConfig
 from annotary_preannotate.settings import PreannotateSettings
 
 
-async def main() -> int:
-    settings = PreannotateSettings()
+async def main(settings: PreannotateSettings) -> int:
     rt = ServiceRuntime("preannotate", settings.common)
 
     async def setup() -> Any:
@@ -57,5 +57,13 @@ async def main() -> int:
     return await rt.run(setup, settings.http_port)
 
 
+def lower_priority(nice: int) -> None:
+    """Before any thread starts (threads inherit it): the scheduler gives this process's cores to others first."""
+    if nice > 0:
+        os.nice(nice)
+
+
 if __name__ == "__main__":
-    raise SystemExit(asyncio.run(main()))
+    _settings = PreannotateSettings()
+    lower_priority(_settings.nice)
+    raise SystemExit(asyncio.run(main(_settings)))

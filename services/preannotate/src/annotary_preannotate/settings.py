@@ -48,3 +48,6 @@ class PreannotateSettings(BaseSettings):
     image_epochs: int = Field(default=30, ge=1, le=500)
     # The box detector's training epochs (image projects whose accepted results are boxes).
     box_epochs: int = Field(default=60, ge=1, le=1000)
+    # The process's CPU priority (added to its nice value, 0-19): model work is background work, and where this
+    # service shares cores with the lease and submit path it should yield them (0: leave the priority alone).
+    nice: int = Field(default=10, ge=0, le=19)

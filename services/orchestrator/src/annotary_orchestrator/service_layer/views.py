@@ -21,25 +21,26 @@ def timestamp(value: datetime) -> Timestamp:
     return ts
 
 
-async def predictions_of(conn: asyncpg.Connection, item_id: uuid.UUID) -> list[events_pb2.Prediction]:
-    rows = await conn.fetch(
-        "SELECT model_version, score, result_json::text AS result_json FROM predictions WHERE item_id = $1"
-        " ORDER BY model_version",
-        item_id,
-    )
-    return [events_pb2.Prediction(model_version=r["model_version"], score=r["score"], result_json=r["result_json"])
-            for r in rows]
+# The task, its item and the item's predictions (by model version) in one round trip.
+_LOAD_TASK = """
+SELECT t.task_id, t.project_id, t.item_id, t.state, t.annotator_id, t.lease_expires_at,
+       t.result_json::text AS result_json, t.round, t.feedback, t.gold, t.qualification,
+       i.state AS item_state, i.snapshot, p.versions AS p_versions, p.scores AS p_scores, p.results AS p_results
+FROM tasks t
+JOIN items i ON i.item_id = t.item_id
+CROSS JOIN LATERAL (
+    SELECT coalesce(array_agg(model_version ORDER BY model_version), '{}') AS versions,
+           coalesce(array_agg(score ORDER BY model_version), '{}') AS scores,
+           coalesce(array_agg(result_json::text ORDER BY model_version), '{}') AS results
+    FROM predictions WHERE item_id = t.item_id
+) p
+WHERE t.task_id = $1
+"""
 
 
 async def load_task(conn: asyncpg.Connection, task_id: uuid.UUID) -> orchestrator_pb2.Task | None:
     """The task with its item snapshot, the item's state and all its predictions; None when unknown."""
-    row = await conn.fetchrow(
-        "SELECT t.task_id, t.project_id, t.item_id, t.state, t.annotator_id, t.lease_expires_at,"
-        " t.result_json::text AS result_json, t.round, t.feedback, t.gold, t.qualification,"
-        " i.state AS item_state, i.snapshot"
-        " FROM tasks t JOIN items i ON i.item_id = t.item_id WHERE t.task_id = $1",
-        task_id,
-    )
+    row = await conn.fetchrow(_LOAD_TASK, task_id)
     if row is None:
         return None
     # A gold task shows the item state a regular item with overlap 1 would have: the API must not give gold away.
@@ -59,7 +60,8 @@ async def load_task(conn: asyncpg.Connection, task_id: uuid.UUID) -> orchestrato
     if row["lease_expires_at"] is not None:
         task.lease_expires_at.CopyFrom(timestamp(row["lease_expires_at"]))
     task.item.ParseFromString(bytes(row["snapshot"]))
-    task.predictions.extend(await predictions_of(conn, row["item_id"]))
+    task.predictions.extend(events_pb2.Prediction(model_version=v, score=s, result_json=r) for v, s, r in zip(
+        row["p_versions"], row["p_scores"], row["p_results"], strict=True))
     return task
 
 
