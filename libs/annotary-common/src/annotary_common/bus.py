@@ -293,7 +293,8 @@ class Consumer:
         self._resume_timeout_s = resume_timeout_s
         # The broker's committed offsets are for lag tools and for a group's first start (where resuming is
         # decided, Postgres's positions count): handled offsets are committed together, at most every
-        # ``commit_interval_s`` (0: after each message), instead of one broker round trip per message.
+        # ``commit_interval_s`` (0: after each message), instead of one broker round trip per message, and when
+        # the service stops; not when partitions are revoked (see _ResumeFromDatabase).
         self._commit_interval_s = commit_interval_s
         self._to_commit: dict[TopicPartition, int] = {}
         self._committer: Any = None  # the Kafka consumer the offsets are committed with
@@ -491,13 +492,11 @@ class Consumer:
         await asyncio.sleep(self._commit_interval_s)
         await self.flush_commits()
 
-    async def flush_commits(self, partitions: Collection[TopicPartition] | None = None) -> None:
-        """Commit the handled offsets not committed yet (only those of ``partitions`` when given) for the
-        partitions this member still holds. A refused commit (a rebalance, the broker away) is only logged: the
-        saved positions in Postgres are what the group resumes from."""
-        wanted = {tp: o for tp, o in self._to_commit.items() if partitions is None or tp in partitions}
-        for tp in wanted:
-            del self._to_commit[tp]
+    async def flush_commits(self) -> None:
+        """Commit the handled offsets not committed yet for the partitions this member still holds. A refused
+        commit (a rebalance, the broker away) is only logged: the saved positions in Postgres are what the group
+        resumes from."""
+        wanted, self._to_commit = self._to_commit, {}
         consumer = self._committer
         if not wanted or consumer is None:
             return
@@ -711,9 +710,10 @@ class _ResumeFromDatabase(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         self._generation += 1  # a check still running is for an assignment that is gone
-        # what was handled here is committed before another member takes the partitions over
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._owner.flush_commits(revoked), 5.0)
+        # Nothing is committed here: a rebalance after a broker restarted on empty storage would commit offsets of
+        # the old log into topics that do not exist yet, and the client's retries (with their metadata requests,
+        # which create topics) raced the relays' first publications (a chaos run lost records that way). Where
+        # the group resumes is decided by the positions in Postgres; the broker's offsets only serve lag tools.
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         kafka = getattr(self.subscriber, "consumer", None)
