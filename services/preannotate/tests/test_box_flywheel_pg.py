@@ -12,6 +12,7 @@ import io
 import json
 import uuid
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,24 +23,22 @@ import pytest_asyncio
 from PIL import Image
 
 from annotary.events.v1 import events_pb2
-from annotary_common.bus import apply_once
 from annotary_common.events import Event, build_envelope, parse_event
 from annotary_common.settings import CommonSettings
 from annotary_common.storage import LocalObjectStore
 from annotary_common.topics import ANNOTATION_ACCEPTED, ITEM_INGESTED
-from annotary_preannotate.domain.flywheel import box_f1, is_heldout
-from annotary_preannotate.entrypoints import bus
+from annotary_preannotate.domain.flywheel import box_f1
 from annotary_preannotate.models.text_choice import Encoder
 from annotary_preannotate.service_layer import flywheel
 from annotary_preannotate.service_layer.worker import Worker, WorkerConfig
+
+from .conftest import deliver, split_ids
 
 PROJECT = "55555555-5555-4555-8555-555555555555"
 CONFIG = flywheel.FlywheelConfig(retrain_every=13, holdout_fraction=0.25)
 TILE = 128
 
-async def handle(pool: asyncpg.Pool, ev: Event) -> None:
-    """The event through the service's own handler for its topic, once (the inbox)."""
-    await apply_once(pool, f"annotary-preannotate:{ev.envelope.type}", ev, bus.handlers(CONFIG)[ev.envelope.type])
+handle = partial(deliver, config=CONFIG)  # the event through the service's own handler, once
 
 
 def nuclei_tiles() -> list[tuple[Image.Image, list[dict[str, Any]]]]:
@@ -81,14 +80,7 @@ async def setup(pool: asyncpg.Pool, tmp_path: Path, encoder: Encoder) -> AsyncIt
         yield Worker(pool, store, config, encoder=encoder), store
 
 
-def ids(heldout: bool, n: int, start: int) -> list[str]:
-    out, k = [], start
-    while len(out) < n:
-        iid = str(uuid.UUID(int=(0x55555555 << 96) + k, version=4))
-        if is_heldout(iid, CONFIG.holdout_fraction) == heldout:
-            out.append(iid)
-        k += 1
-    return out
+ids = partial(split_ids, CONFIG.holdout_fraction, prefix=0x55555555)
 
 
 @pytest.mark.asyncio

@@ -8,6 +8,7 @@ import io
 import json
 import uuid
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 
 import asyncpg
@@ -17,22 +18,20 @@ import pytest_asyncio
 from PIL import Image
 
 from annotary.events.v1 import events_pb2
-from annotary_common.bus import apply_once
 from annotary_common.events import Event, build_envelope, parse_event
 from annotary_common.settings import CommonSettings
 from annotary_common.storage import LocalObjectStore
 from annotary_common.topics import ANNOTATION_ACCEPTED, ITEM_INGESTED
-from annotary_preannotate.entrypoints import bus
 from annotary_preannotate.models.text_choice import Encoder
 from annotary_preannotate.service_layer import flywheel
 from annotary_preannotate.service_layer.worker import Worker, WorkerConfig
 
+from .conftest import deliver
+
 PROJECT = "44444444-4444-4444-8444-444444444444"
 CONFIG = flywheel.FlywheelConfig(retrain_every=120, holdout_fraction=0.25)
 
-async def handle(pool: asyncpg.Pool, ev: Event) -> None:
-    """The event through the service's own handler for its topic, once (the inbox)."""
-    await apply_once(pool, f"annotary-preannotate:{ev.envelope.type}", ev, bus.handlers(CONFIG)[ev.envelope.type])
+handle = partial(deliver, config=CONFIG)  # the event through the service's own handler, once
 
 
 @pytest_asyncio.fixture

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 
 import asyncpg
@@ -14,16 +15,16 @@ import pytest
 import pytest_asyncio
 
 from annotary.events.v1 import events_pb2
-from annotary_common.bus import apply_once
 from annotary_common.events import Event, build_envelope, parse_event
 from annotary_common.settings import CommonSettings
 from annotary_common.storage import LocalObjectStore
 from annotary_common.topics import ANNOTATION_ACCEPTED, ITEM_INGESTED
 from annotary_preannotate.domain.flywheel import span_f1
-from annotary_preannotate.entrypoints import bus
 from annotary_preannotate.models.text_choice import Encoder
 from annotary_preannotate.service_layer import flywheel
 from annotary_preannotate.service_layer.worker import Worker, WorkerConfig
+
+from .conftest import deliver
 
 PROJECT = "33333333-3333-4333-8333-333333333333"
 CONFIG = flywheel.FlywheelConfig(retrain_every=48, holdout_fraction=0.25)
@@ -32,9 +33,7 @@ CITIES = ["Paris", "Lagos", "Osaka", "Lima", "Oslo", "Quito", "Hanoi", "Accra"]
 FRAMES = ["Yesterday {n} flew to {c} for work.", "{n} lives in {c} now.", "In {c} we met {n} again.",
           "Our friend {n} moved from {c} last year."]
 
-async def handle(pool: asyncpg.Pool, ev: Event) -> None:
-    """The event through the service's own handler for its topic, once (the inbox)."""
-    await apply_once(pool, f"annotary-preannotate:{ev.envelope.type}", ev, bus.handlers(CONFIG)[ev.envelope.type])
+handle = partial(deliver, config=CONFIG)  # the event through the service's own handler, once
 
 
 def sentence(k: int) -> tuple[str, list[dict[str, object]]]:

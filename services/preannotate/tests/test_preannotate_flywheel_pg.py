@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,17 +17,17 @@ import pytest_asyncio
 
 from annotary.events.v1 import events_pb2
 from annotary.preannotate.v1 import preannotate_pb2
-from annotary_common.bus import PermanentError, apply_once
+from annotary_common.bus import PermanentError
 from annotary_common.events import Event, build_envelope, parse_event
 from annotary_common.settings import CommonSettings
 from annotary_common.storage import LocalObjectStore
 from annotary_common.topics import ANNOTATION_ACCEPTED, ITEM_INGESTED
-from annotary_preannotate.domain.flywheel import is_heldout
-from annotary_preannotate.entrypoints import bus
 from annotary_preannotate.entrypoints.grpc_api import PreannotateServicer
 from annotary_preannotate.models.text_choice import Encoder
 from annotary_preannotate.service_layer import flywheel
 from annotary_preannotate.service_layer.worker import Worker, WorkerConfig
+
+from .conftest import deliver, split_ids
 
 pytestmark = pytest.mark.asyncio
 
@@ -35,9 +36,7 @@ CONFIG = flywheel.FlywheelConfig(retrain_every=10, holdout_fraction=0.3)
 POS = ["great wonderful film", "loved it wonderful", "great acting loved", "wonderful great story", "loved great"]
 NEG = ["awful boring film", "hated it boring", "awful acting hated", "boring awful story", "hated awful"]
 
-async def handle(pool: asyncpg.Pool, ev: Event) -> None:
-    """The event through the service's own handler for its topic, once (the inbox)."""
-    await apply_once(pool, f"annotary-preannotate:{ev.envelope.type}", ev, bus.handlers(CONFIG)[ev.envelope.type])
+handle = partial(deliver, config=CONFIG)  # the event through the service's own handler, once
 
 
 @pytest_asyncio.fixture
@@ -51,16 +50,7 @@ async def worker(pool: asyncpg.Pool, store: LocalObjectStore, encoder: Encoder) 
     return Worker(pool, store, WorkerConfig(selection="uncertainty"), encoder=encoder)
 
 
-def item_ids(heldout: bool, n: int, start: int = 0) -> list[str]:
-    """Item ids that fall in (or out of) the held-out slice, so a test controls the split."""
-    out: list[str] = []
-    k = start
-    while len(out) < n:
-        iid = str(uuid.UUID(int=(0x22222222 << 96) + k, version=4))
-        if is_heldout(iid, CONFIG.holdout_fraction) == heldout:
-            out.append(iid)
-        k += 1
-    return out
+item_ids = partial(split_ids, CONFIG.holdout_fraction)
 
 
 def snapshot(item_id: str, text: str, modality: str = "text") -> events_pb2.ItemSnapshot:
