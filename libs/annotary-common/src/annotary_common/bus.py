@@ -54,13 +54,17 @@ def one_by_one(handler: Handler) -> BatchHandler:
 
     async def handle_all(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
         for event in events:
-            with tracer.start_as_current_span(
-                f"consume {event.envelope.type}", context=context_from(event.envelope.trace_context),
-                attributes={"annotary.event_id": event.event_id, **ids_of(event.payload)},
-            ):
+            with consume_span(event):
                 await handler(conn, event)
 
     return handle_all
+
+
+def consume_span(event: Event, attributes: dict[str, Any] | None = None) -> Any:
+    """The span of handling ``event``: it continues the event's trace (its envelope's context)."""
+    return tracer.start_as_current_span(
+        f"consume {event.envelope.type}", context=context_from(event.envelope.trace_context),
+        attributes={**(attributes or {}), "annotary.event_id": event.event_id, **ids_of(event.payload)})
 
 
 @dataclass(frozen=True)
@@ -100,26 +104,46 @@ def record_id(raw: bytes | None) -> str:
         return "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
+async def apply_batch(
+    pool: asyncpg.Pool, consumer: str, events: Sequence[Event], handler: BatchHandler,
+    positions: Sequence[Position | None] = (),
+) -> int:
+    """Run ``handler`` on the events not applied before (in order, each once) in one transaction with their inbox
+    rows for (consumer, event id); returns how many were new (0: nothing done, re-deliveries or re-publications).
+    ``positions`` (where the events came in) are saved in the same transaction either way, so a group never resumes
+    past an effect it has not kept."""
+    with deferred() as metric_updates:  # the handler's metric updates count once, when its transaction commits
+        async with pool.acquire() as conn, conn.transaction():
+            new_ids = {r["event_id"] for r in await conn.fetch(
+                "INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::uuid[])"
+                " ON CONFLICT DO NOTHING RETURNING event_id",
+                consumer, [uuid.UUID(e.event_id) for e in events],
+            )}
+            for position in positions:
+                if position is not None:
+                    await save_position(conn, position)
+            fresh = []
+            for event in events:  # a re-publication may sit next to its first copy
+                ident = uuid.UUID(event.event_id)
+                if ident in new_ids:
+                    new_ids.discard(ident)
+                    fresh.append(event)
+            if not fresh:
+                return 0
+            await handler(conn, fresh)
+    apply_deferred(metric_updates)
+    return len(fresh)
+
+
 async def apply_once(
     pool: asyncpg.Pool, consumer: str, event: Event, handler: Handler, position: Position | None = None
 ) -> bool:
-    """Run ``handler`` in one transaction with the inbox row for (consumer, event id); False, and nothing done,
-    when the event was applied before (a re-delivery or a re-publication). ``position`` (the record the event came
-    in) is saved in the same transaction either way, so a group never resumes past an effect it has not kept."""
-    with deferred() as metric_updates:  # the handler's metric updates count once, when its transaction commits
-        async with pool.acquire() as conn, conn.transaction():
-            fresh = await conn.fetchval(
-                "INSERT INTO inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING true",
-                consumer,
-                uuid.UUID(event.event_id),
-            )
-            if position is not None:
-                await save_position(conn, position)
-            if not fresh:
-                return False
-            await handler(conn, event)
-    apply_deferred(metric_updates)
-    return True
+    """:func:`apply_batch` of one event; False, and nothing done, when it was applied before."""
+
+    async def one(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
+        await handler(conn, events[0])
+
+    return await apply_batch(pool, consumer, [event], one, [position]) == 1
 
 
 async def read_records(
@@ -424,7 +448,6 @@ class Consumer:
             events = [parse_event(_value(r)) for r in run]
         except UndecodableEvent:
             return False
-        consumer_name = f"{self.group_id}:{run[0].topic}"
         positions = [self._position(run[-1], events[-1])]
         if run[0].offset == 0 and len(run) > 1:  # the log's first record: its id is kept with the position
             positions.insert(0, self._position(run[0], events[0]))
@@ -435,25 +458,8 @@ class Consumer:
                 f"consume {events[0].envelope.type} x{len(events)}",
                 attributes={"messaging.consumer.group.name": self.group_id, "messaging.batch.message_count":
                             len(events)},
-            ), deferred() as metric_updates:
-                async with self._pool.acquire() as conn, conn.transaction():
-                    fresh_ids = {r["event_id"] for r in await conn.fetch(
-                        "INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::uuid[])"
-                        " ON CONFLICT DO NOTHING RETURNING event_id",
-                        consumer_name, [uuid.UUID(e.event_id) for e in events],
-                    )}
-                    for position in positions:
-                        if position is not None:
-                            await save_position(conn, position)
-                    fresh: list[Event] = []
-                    for event in events:  # each new event once, in order (a re-publication may sit in the run)
-                        ident = uuid.UUID(event.event_id)
-                        if ident in fresh_ids:
-                            fresh_ids.discard(ident)
-                            fresh.append(event)
-                    if fresh:
-                        await batch(conn, fresh)
-            apply_deferred(metric_updates)
+            ):
+                applied = await apply_batch(self._pool, f"{self.group_id}:{run[0].topic}", events, batch, positions)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -464,9 +470,9 @@ class Consumer:
             self.in_flight -= len(run)
         self.batches += 1
         kind = events[0].envelope.type
-        EVENTS.labels(self.group_id, kind, "applied").inc(len(fresh))
-        if len(events) > len(fresh):
-            EVENTS.labels(self.group_id, kind, "duplicate").inc(len(events) - len(fresh))
+        EVENTS.labels(self.group_id, kind, "applied").inc(applied)
+        if len(events) > applied:
+            EVENTS.labels(self.group_id, kind, "duplicate").inc(len(events) - applied)
         await self._handled(run[-1], consumer)
         return True
 
@@ -624,16 +630,7 @@ class Consumer:
             await self._dead_letter(raw, record, exc, 0)
             return False
         position = self._position(record, event)
-        ctx = context_from(event.envelope.trace_context)
-        with tracer.start_as_current_span(
-            f"consume {event.envelope.type}",
-            context=ctx,
-            attributes={
-                "messaging.consumer.group.name": self.group_id,
-                "annotary.event_id": event.event_id,
-                **ids_of(event.payload),
-            },
-        ):
+        with consume_span(event, {"messaging.consumer.group.name": self.group_id}):
             attempt = 0
             while True:
                 attempt += 1

@@ -10,16 +10,15 @@ import logging
 import math
 import uuid
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import asyncpg
 from google.protobuf.message import Message
-from opentelemetry import trace
 
 from annotary.events.v1 import events_pb2
-from annotary_common.bus import PermanentError
+from annotary_common.bus import PermanentError, consume_span
 from annotary_common.events import Event
-from annotary_common.telemetry import context_from, current_trace_context, ids_of
+from annotary_common.telemetry import current_trace_context
 from annotary_orchestrator.domain.policy import Policy
 from annotary_orchestrator.domain.results import InvalidResult, parse_result
 from annotary_orchestrator.domain.states import IllegalTransition, ItemState, check_item_transition
@@ -35,7 +34,6 @@ from annotary_orchestrator.service_layer.common import (
 from annotary_orchestrator.service_layer.projects import find_policy
 
 log = logging.getLogger(__name__)
-tracer = trace.get_tracer("annotary.orchestrator")
 
 P = TypeVar("P", bound=Message)
 
@@ -148,17 +146,11 @@ async def on_items_ingested(conn: asyncpg.Connection, events: Sequence[Event]) -
         if payload.gold_json or payload.accepted or payload.predictions:
             await _insert_plain(conn, plain)
             plain = []
-            with _consume_span(event):
+            with consume_span(event):
                 await on_item_ingested(conn, event)
         else:
             plain.append((event, payload))
     await _insert_plain(conn, plain)
-
-
-def _consume_span(event: Event) -> Any:
-    return tracer.start_as_current_span(f"consume {event.envelope.type}",
-                                        context=context_from(event.envelope.trace_context),
-                                        attributes={"annotary.event_id": event.event_id, **ids_of(event.payload)})
 
 
 async def _insert_plain(conn: asyncpg.Connection, plain: Sequence[tuple[Event, events_pb2.ItemIngested]]) -> None:
@@ -174,7 +166,7 @@ async def _insert_plain(conn: asyncpg.Connection, plain: Sequence[tuple[Event, e
             if policy is None:
                 raise UnknownProject(f"project {project_id} is not configured; item {item_id} cannot be queued")
             policies[project_id] = policy
-        with _consume_span(event):  # the item's trace continues from its consumption, as one by one
+        with consume_span(event):  # the item's trace continues from its consumption, as one by one
             context = json.dumps(current_trace_context())
         rows.append((item_id, project_id, payload.item.SerializeToString(deterministic=True), context,
                      event.envelope.producer or SYSTEM_ACTOR))
