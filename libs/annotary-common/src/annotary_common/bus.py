@@ -185,14 +185,6 @@ async def read_records(
     return found
 
 
-async def _settle(action: Callable[[], Awaitable[None]], what: str) -> None:
-    try:
-        await action()
-    except KafkaError as exc:
-        log.warning(f"offset {what} failed; the message may be taken again (the inbox drops a repeat)",
-                    extra={"error": repr(exc)})
-
-
 def _value(record: Any) -> bytes:
     value = record.value
     return b"" if value is None else value if isinstance(value, bytes) else bytes(value)
@@ -324,6 +316,7 @@ class Consumer:
         self._committer: Any = None  # the Kafka consumer the offsets are committed with
         self._commit_task: asyncio.Task[None] | None = None
         self.commits = 0  # commit requests sent to the broker
+        self._closing = False
 
     def subscribe(self, topic: str, handler: Handler, batch: BatchHandler | None = None) -> None:
         """Route ``topic`` to ``handler``; call :meth:`register` once every topic is routed.
@@ -449,7 +442,7 @@ class Consumer:
         except UndecodableEvent:
             return False
         positions = [self._position(run[-1], events[-1])]
-        if run[0].offset == 0 and len(run) > 1:  # the log's first record: its id is kept with the position
+        if run[0].offset == 0:  # the log's first record: its id is kept with the position
             positions.insert(0, self._position(run[0], events[0]))
         self.in_flight += len(run)
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
@@ -482,15 +475,26 @@ class Consumer:
         offsets are committed, never the consumer's position (it may include a message still being handled)."""
         self._to_commit[TopicPartition(record.topic, record.partition)] = record.offset + 1
         self._committer = consumer
+        if self._closing:
+            return
         if self._commit_interval_s <= 0:
             await self.flush_commits()
         elif self._commit_task is None or self._commit_task.done():
             self._commit_task = asyncio.create_task(self._commit_soon())
 
+    def forget(self, partitions: Collection[TopicPartition]) -> None:
+        """Drop the offsets not committed yet of partitions this member no longer holds (they are not committed on
+        revocation; were a partition to come back, an old offset must not be committed over a newer one)."""
+        for tp in partitions:
+            self._to_commit.pop(tp, None)
+
     async def close(self) -> None:
-        """Commit what was handled (before the broker connection stops)."""
+        """Commit what was handled (before the broker connection stops); nothing is scheduled after."""
+        self._closing = True
         if self._commit_task is not None:
             self._commit_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._commit_task
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.flush_commits(), 5.0)
 
@@ -511,7 +515,11 @@ class Consumer:
         if not offsets:
             return
         self.commits += 1
-        await _settle(lambda: consumer.commit(offsets), "commit")
+        try:
+            await consumer.commit(offsets)
+        except KafkaError as exc:
+            log.warning("offset commit failed; lag tools see the group behind until the next one (where it resumes "
+                        "is kept in Postgres)", extra={"group": self.group_id, "error": repr(exc)})
 
     def _position(self, record: Any, event: Event | None) -> Position | None:
         topic, partition, offset = record.topic, record.partition, record.offset
@@ -711,6 +719,7 @@ class _ResumeFromDatabase(ConsumerRebalanceListener):  # type: ignore[misc]
         # the old log into topics that do not exist yet, and the client's retries (with their metadata requests,
         # which create topics) raced the relays' first publications (a chaos run lost records that way). Where
         # the group resumes is decided by the positions in Postgres; the broker's offsets only serve lag tools.
+        self._owner.forget(revoked)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         kafka = getattr(self.subscriber, "consumer", None)

@@ -185,14 +185,11 @@ def partition_lag(
 
 
 _IDENT = r"([a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)?)"
+_CHANGE = r"^(?:with\s+[a-z_][a-z0-9_]*\s+as\s+\(\s*)?"  # a data-modifying WITH is named by what it changes
 _SQL_SHAPES = (
-    # a data-modifying CTE first (a transition written with its history row): named by what it changes
-    (re.compile(r"^with\s+[a-z_][a-z0-9_]*\s+as\s+\(\s*update\s+(?:only\s+)?" + _IDENT), "update"),
-    (re.compile(r"^with\s+[a-z_][a-z0-9_]*\s+as\s+\(\s*insert\s+into\s+" + _IDENT), "insert"),
-    (re.compile(r"^with\s+[a-z_][a-z0-9_]*\s+as\s+\(\s*delete\s+from\s+(?:only\s+)?" + _IDENT), "delete"),
-    (re.compile(r"^insert\s+into\s+" + _IDENT), "insert"),
-    (re.compile(r"^update\s+(?:only\s+)?" + _IDENT), "update"),
-    (re.compile(r"^delete\s+from\s+(?:only\s+)?" + _IDENT), "delete"),
+    (re.compile(_CHANGE + r"insert\s+into\s+" + _IDENT), "insert"),
+    (re.compile(_CHANGE + r"update\s+(?:only\s+)?" + _IDENT), "update"),
+    (re.compile(_CHANGE + r"delete\s+from\s+(?:only\s+)?" + _IDENT), "delete"),
     (re.compile(r"^select\b.*?\bfrom\s+" + _IDENT), "select"),
     (re.compile(r"^select\s+" + _IDENT), "select"),
     (re.compile(r"^copy\s+" + _IDENT), "copy"),

@@ -16,11 +16,12 @@ SUBSCRIPTIONS = {
     topics.ANNOTATOR_PAUSED: events.on_annotator_paused,
     topics.ANNOTATOR_QUALIFIED: events.on_annotator_qualified,
 }
-# Applied in runs, one transaction per run (an import, a re-scored queue: thousands of events): these handlers insert
-# new rows or update free slots and item scores, never rows a lease or submit holds while it waits for another.
+# Applied in runs, one transaction per run (an import: thousands of events): these handlers insert new items and
+# slots or upsert predictions, rows no lease, submit or pause holds while it waits for another. Not item.scored: it
+# updates assigned slots too, and a run holding many items' task rows in event order would cross a pause, which
+# locks an annotator's tasks in task id order.
 BATCHES: dict[str, BatchHandler] = {
     topics.ITEM_INGESTED: events.on_items_ingested,
-    topics.ITEM_SCORED: one_by_one(events.on_item_scored),
     topics.ITEM_PREANNOTATED: one_by_one(events.on_item_preannotated),
 }
 

@@ -7,8 +7,9 @@ while holding an item row.
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,17 +48,29 @@ def require_annotator(annotator_id: str) -> str:
     return annotator
 
 
+_HISTORY = "INSERT INTO item_history (subject, item_id, task_id, actor, from_state, to_state, reason)"
+
+
 async def record_history(conn: asyncpg.Connection, *, subject: str, item_id: uuid.UUID, task_id: uuid.UUID | None,
-                         actor: str, from_state: str | None, to_state: str, reason: str = "",
-                         change: str = "", change_args: Sequence[Any] = ()) -> None:
-    """One row of the audit trail; ``subject`` is 'item' or 'task'. ``change`` (an UPDATE with its own parameters
-    ``change_args`` as $1..$n) is sent in the same statement, so a transition and its history row cost one round
-    trip."""
-    n = len(change_args)
-    insert = ("INSERT INTO item_history (subject, item_id, task_id, actor, from_state, to_state, reason) VALUES ("
-              + ", ".join(f"${n + i}" for i in range(1, 8)) + ")")
-    await conn.execute(f"WITH change AS ({change}) {insert}" if change else insert,
-                       *change_args, subject, item_id, task_id, actor, from_state, to_state, reason)
+                         actor: str, from_state: str | None, to_state: str, reason: str = "") -> None:
+    """One row of the audit trail; ``subject`` is 'item' or 'task'."""
+    await conn.execute(f"{_HISTORY} VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                       subject, item_id, task_id, actor, from_state, to_state, reason)
+
+
+@functools.cache
+def _change_with_history(change: str, parameters: int) -> str:
+    values = ", ".join(f"${parameters + i}" for i in range(1, 8))
+    return f"WITH change AS ({change}) {_HISTORY} VALUES ({values})"
+
+
+async def change_with_history(conn: asyncpg.Connection, change: str, *args: Any, subject: str, item_id: uuid.UUID,
+                              task_id: uuid.UUID | None, actor: str, from_state: str | None, to_state: str,
+                              reason: str) -> None:
+    """A transition's UPDATE (``change``, its parameters ``args`` as $1..$n) and its history row in one statement,
+    one round trip."""
+    await conn.execute(_change_with_history(change, len(args)), *args,
+                       subject, item_id, task_id, actor, from_state, to_state, reason)
 
 
 @dataclass(frozen=True)
@@ -101,11 +114,11 @@ async def set_item_state(conn: asyncpg.Connection, item: LockedItem, to_state: I
     """The one way an item changes state: checked against the state machine (IllegalTransition otherwise), written
     with its history row."""
     check_item_transition(item.state, to_state)
-    await record_history(conn, subject="item", item_id=item.item_id, task_id=task_id, actor=actor,
-                         from_state=item.state.value, to_state=to_state.value, reason=reason,
-                         change="UPDATE items SET state = $2, round = $3, updated_at = now() WHERE item_id = $1",
-                         change_args=(item.item_id, to_state.value,
-                                      new_round if new_round is not None else item.round))
+    await change_with_history(
+        conn, "UPDATE items SET state = $2, round = $3, updated_at = now() WHERE item_id = $1",
+        item.item_id, to_state.value, new_round if new_round is not None else item.round,
+        subject="item", item_id=item.item_id, task_id=task_id, actor=actor, from_state=item.state.value,
+        to_state=to_state.value, reason=reason)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import logging
 import math
 import uuid
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import asyncpg
 from google.protobuf.message import Message
@@ -153,10 +153,18 @@ async def on_items_ingested(conn: asyncpg.Connection, events: Sequence[Event]) -
     await _insert_plain(conn, plain)
 
 
+class _NewItem(NamedTuple):
+    item_id: uuid.UUID
+    project_id: uuid.UUID
+    snapshot: bytes
+    trace_context: str
+    actor: str
+
+
 async def _insert_plain(conn: asyncpg.Connection, plain: Sequence[tuple[Event, events_pb2.ItemIngested]]) -> None:
     if not plain:
         return
-    rows: list[tuple[uuid.UUID, uuid.UUID, bytes, str, str]] = []
+    rows: list[_NewItem] = []
     policies: dict[uuid.UUID, Policy] = {}
     for event, payload in plain:
         item_id = _event_uuid(payload.item.item_id, "item.item_id")
@@ -168,28 +176,27 @@ async def _insert_plain(conn: asyncpg.Connection, plain: Sequence[tuple[Event, e
             policies[project_id] = policy
         with consume_span(event):  # the item's trace continues from its consumption, as one by one
             context = json.dumps(current_trace_context())
-        rows.append((item_id, project_id, payload.item.SerializeToString(deterministic=True), context,
-                     event.envelope.producer or SYSTEM_ACTOR))
+        rows.append(_NewItem(item_id, project_id, payload.item.SerializeToString(deterministic=True), context,
+                             event.envelope.producer or SYSTEM_ACTOR))
     inserted = {r["item_id"] for r in await conn.fetch(
-        _INSERT_ITEMS, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows])}
+        _INSERT_ITEMS, [r.item_id for r in rows], [r.project_id for r in rows], [r.snapshot for r in rows],
+        [r.trace_context for r in rows])}
     fresh = []
     for row in rows:  # the first event of an item inserted it (a repeat in the run is a re-import)
-        if row[0] in inserted:
-            inserted.discard(row[0])
+        if row.item_id in inserted:
+            inserted.discard(row.item_id)
             fresh.append(row)
         else:
-            log.info("item already known; re-import ignored", extra={"item_id": str(row[0])})
+            log.info("item already known; re-import ignored", extra={"item_id": str(row.item_id)})
     if not fresh:
         return
     scores = {r["item_id"]: r["score"] for r in await conn.fetch(
-        "SELECT item_id, score FROM item_scores WHERE item_id = ANY($1::uuid[])", [r[0] for r in fresh])}
-    slots: list[tuple[uuid.UUID, uuid.UUID, uuid.UUID, int, float]] = []
-    for item_id, project_id, _, _, _ in fresh:
-        slots.extend((uuid.uuid4(), item_id, project_id, slot, scores.get(item_id) or 0.0)
-                     for slot in range(policies[project_id].overlap))
+        "SELECT item_id, score FROM item_scores WHERE item_id = ANY($1::uuid[])", [r.item_id for r in fresh])}
+    slots = [(uuid.uuid4(), r.item_id, r.project_id, slot, scores.get(r.item_id) or 0.0)
+             for r in fresh for slot in range(policies[r.project_id].overlap)]
     await conn.execute(_INSERT_SLOTS, *(list(column) for column in zip(*slots, strict=True)))
-    await conn.execute(_INSERT_HISTORY, [r[0] for r in fresh], [r[4] for r in fresh],
-                       [f"ingested with {policies[r[1]].overlap} slot(s) for round 1" for r in fresh])
+    await conn.execute(_INSERT_HISTORY, [r.item_id for r in fresh], [r.actor for r in fresh],
+                       [f"ingested with {policies[r.project_id].overlap} slot(s) for round 1" for r in fresh])
 
 
 async def on_item_preannotated(conn: asyncpg.Connection, event: Event) -> None:

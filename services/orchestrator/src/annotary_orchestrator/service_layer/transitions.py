@@ -17,7 +17,7 @@ from annotary_orchestrator.domain.states import (
     check_task_transition,
     item_state_after_release,
 )
-from annotary_orchestrator.service_layer.common import lock_items, record_history, round_counts, set_item_state
+from annotary_orchestrator.service_layer.common import change_with_history, lock_items, round_counts, set_item_state
 
 TASK_COLUMNS = "task_id, item_id, project_id, round, state, annotator_id, gold, qualification, lease_expires_at"
 
@@ -48,44 +48,46 @@ async def lock_task(conn: asyncpg.Connection, task_id: uuid.UUID) -> TaskRow:
     return TaskRow.from_record(row)
 
 
+async def _write(conn: asyncpg.Connection, task: TaskRow, to_state: TaskState, actor: str, reason: str, change: str,
+                 *args: Any) -> None:
+    """The task's UPDATE (``args`` as $1..$n, the task id first) with its history row, one statement."""
+    check_task_transition(task.state, to_state)
+    await change_with_history(conn, change, task.task_id, *args, subject="task", item_id=task.item_id,
+                              task_id=task.task_id, actor=actor, from_state=task.state, to_state=to_state,
+                              reason=reason)
+
+
 async def assign(conn: asyncpg.Connection, task: TaskRow, annotator: str, *, lease_seconds: int, schema_version: int,
                  qualification: bool = False, reason: str = "leased") -> None:
     """``unassigned -> assigned``: a lease for ``annotator``, recording the schema version and the model versions of
     the item's predictions at this moment (they travel with the submission)."""
-    check_task_transition(task.state, TaskState.ASSIGNED)
-    await record_history(
-        conn, subject="task", item_id=task.item_id, task_id=task.task_id, actor=annotator, from_state=task.state,
-        to_state=TaskState.ASSIGNED, reason=reason,
-        change="UPDATE tasks SET state = 'assigned', annotator_id = $2,"
-               " lease_expires_at = now() + make_interval(secs => $3::float8),"
-               " leased_at = now(), schema_version = $4, qualification = $5,"
-               " prelabel_model_versions = ARRAY(SELECT model_version FROM predictions p"
-               "                                 WHERE p.item_id = tasks.item_id ORDER BY model_version),"
-               " updated_at = now() WHERE task_id = $1",
-        change_args=(task.task_id, annotator, float(lease_seconds), schema_version, qualification))
+    await _write(
+        conn, task, TaskState.ASSIGNED, annotator, reason,
+        "UPDATE tasks SET state = 'assigned', annotator_id = $2,"
+        " lease_expires_at = now() + make_interval(secs => $3::float8), leased_at = now(), schema_version = $4,"
+        " qualification = $5,"
+        " prelabel_model_versions = ARRAY(SELECT model_version FROM predictions p WHERE p.item_id = tasks.item_id"
+        "                                 ORDER BY model_version),"
+        " updated_at = now() WHERE task_id = $1",
+        annotator, float(lease_seconds), schema_version, qualification)
 
 
 async def release(conn: asyncpg.Connection, task: TaskRow, *, actor: str, reason: str) -> None:
     """``assigned -> unassigned``: the slot goes back to the queue (skip, expiry, pause)."""
-    check_task_transition(task.state, TaskState.UNASSIGNED)
-    await record_history(
-        conn, subject="task", item_id=task.item_id, task_id=task.task_id, actor=actor, from_state=task.state,
-        to_state=TaskState.UNASSIGNED, reason=reason,
-        change="UPDATE tasks SET state = 'unassigned', annotator_id = NULL, lease_expires_at = NULL, leased_at = NULL,"
-               " qualification = false, updated_at = now() WHERE task_id = $1",
-        change_args=(task.task_id,))
+    await _write(
+        conn, task, TaskState.UNASSIGNED, actor, reason,
+        "UPDATE tasks SET state = 'unassigned', annotator_id = NULL, lease_expires_at = NULL, leased_at = NULL,"
+        " qualification = false, updated_at = now() WHERE task_id = $1")
 
 
 async def submit(conn: asyncpg.Connection, task: TaskRow, annotator: str, regions: list[Any],
                  lead_time_ms: int) -> None:
     """``assigned -> submitted``: the holder's result."""
-    check_task_transition(task.state, TaskState.SUBMITTED)
-    await record_history(
-        conn, subject="task", item_id=task.item_id, task_id=task.task_id, actor=annotator, from_state=task.state,
-        to_state=TaskState.SUBMITTED, reason="submitted",
-        change="UPDATE tasks SET state = 'submitted', result_json = $2::jsonb, lead_time_ms = $3, submitted_at = now(),"
-               " lease_expires_at = NULL, updated_at = now() WHERE task_id = $1",
-        change_args=(task.task_id, json.dumps(regions), lead_time_ms))
+    await _write(
+        conn, task, TaskState.SUBMITTED, annotator, "submitted",
+        "UPDATE tasks SET state = 'submitted', result_json = $2::jsonb, lead_time_ms = $3, submitted_at = now(),"
+        " lease_expires_at = NULL, updated_at = now() WHERE task_id = $1",
+        json.dumps(regions), lead_time_ms)
 
 
 async def transition_task(conn: asyncpg.Connection, task: TaskRow, to_state: TaskState | str, *, actor: str,
