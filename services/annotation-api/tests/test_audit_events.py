@@ -107,3 +107,25 @@ async def test_consensus_accept_is_not_a_correction(pool: asyncpg.Pool) -> None:
         count = await conn.fetchval("SELECT count(*) FROM audit_log")
     assert [h["action"] for h in history] == ["submit", "submit", "accept"] and count == 3
     assert history[-1]["actor"]["id"] == "consensus" and history[-1]["after"]["agreement"] == 0.5
+
+
+async def test_a_submission_changes_from_the_earlier_rounds_outcome_whatever_came_first(pool: asyncpg.Pool) -> None:
+    """Events of different topics come in no set order (a batch may hold a round's accept before its submission):
+    a submission's "before" is the outcome of the earlier rounds, never its own round's."""
+    item = events_pb2.ItemSnapshot(item_id=str(uuid.uuid4()), project_id=str(uuid.uuid4()))
+    sub1, sub2 = submission(str(uuid.uuid4()), "ann", A), submission(str(uuid.uuid4()), "ann", B)
+    accepted1 = events_pb2.AnnotationAccepted(item=item, result_json=json.dumps(A), submissions=[sub1], round=1)
+    await deliver(pool, event(topics.ANNOTATION_ACCEPTED, item.item_id, accepted1), audit_events.on_annotation_accepted)
+    await deliver(pool, event(topics.TASK_SUBMITTED, item.item_id,
+                              events_pb2.TaskSubmitted(item=item, submissions=[sub1], round=1)),
+                  audit_events.on_task_submitted)
+    accepted2 = events_pb2.AnnotationAccepted(item=item, result_json=json.dumps(B), submissions=[sub2], round=2)
+    await deliver(pool, event(topics.ANNOTATION_ACCEPTED, item.item_id, accepted2), audit_events.on_annotation_accepted)
+    await deliver(pool, event(topics.TASK_SUBMITTED, item.item_id,
+                              events_pb2.TaskSubmitted(item=item, submissions=[sub2], round=2)),
+                  audit_events.on_task_submitted)
+    async with pool.acquire() as conn:
+        submits = [e for e in await audit.annotation_history(conn, item.item_id) if e["action"] == "submit"]
+    assert [s["after"]["round"] for s in submits] == [1, 2]
+    assert submits[0]["before"] is None
+    assert submits[1]["before"]["result"] == A and submits[1]["before"]["round"] == 1

@@ -53,11 +53,14 @@ def _submissions(subs: Any) -> list[dict[str, Any]]:
     return [{"task_id": s.task_id, "annotator_id": s.annotator_id, "result": _result(s.result_json)} for s in subs]
 
 
-async def _prior_outcome(conn: asyncpg.Connection, item_id: str) -> Any:
+async def _prior_outcome(conn: asyncpg.Connection, item_id: str, round_: int) -> Any:
+    """The outcome of the item's rounds before ``round_`` (what a submission of that round changes from). By round,
+    not by what was recorded last: events of different topics come in no set order (the round's own outcome may be
+    recorded before its submissions are)."""
     raw = await conn.fetchval(
         "SELECT after::text FROM audit_log WHERE entity = 'annotation' AND entity_id = $1 AND action = ANY($2)"
-        " ORDER BY id DESC LIMIT 1",
-        item_id, list(OUTCOMES),
+        " AND (refs ->> 'round')::int < $3 ORDER BY id DESC LIMIT 1",
+        item_id, list(OUTCOMES), round_,
     )
     return None if raw is None else json.loads(raw)
 
@@ -77,7 +80,7 @@ async def on_task_submitted(conn: asyncpg.Connection, event: Event) -> None:
     msg = event.payload
     assert isinstance(msg, events_pb2.TaskSubmitted)
     item_id = msg.item.item_id
-    before = await _prior_outcome(conn, item_id)
+    before = await _prior_outcome(conn, item_id, msg.round)
     names = await users.usernames(conn, [s.annotator_id for s in msg.submissions])
     for s in msg.submissions:
         await audit.record(
