@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import time
 import uuid
 from pathlib import Path
@@ -150,10 +151,17 @@ def test_image_bbox_project_end_to_end(stack: Stack, make_user: Any, tmp_path: P
 
 def test_model_work_runs_at_a_lower_cpu_priority_than_the_request_path(stack: Stack) -> None:
     """preannotate (embedding, training, scoring) yields the cores to the lease and submit path: its process runs
-    at nice 10 (ANNOTARY_PREANNOTATE_NICE), the orchestrator and the gateway at the default."""
+    at nice 10 (ANNOTARY_PREANNOTATE_NICE), the orchestrator and the gateway at the default; each service leads its
+    own session, and where the kernel shares the cores between sessions first (autogroup), preannotate's session is
+    at nice 10 too (a nice value alone would only rank it inside its own session)."""
     import psutil
 
-    nice = {name: psutil.Process(managed.proc.pid).nice() for name, managed in stack.procs.items()
-            if managed.proc is not None}
+    procs = {name: managed.proc.pid for name, managed in stack.procs.items() if managed.proc is not None}
+    nice = {name: psutil.Process(pid).nice() for name, pid in procs.items()}
     assert nice["preannotate"] == nice["orchestrator"] + 10, nice
     assert nice["annotation-api"] == nice["orchestrator"], nice
+    assert all(os.getsid(pid) == pid for pid in procs.values())
+    if Path("/proc/self/autogroup").exists():
+        group = {name: int(Path(f"/proc/{pid}/autogroup").read_text().split()[-1]) for name, pid in procs.items()}
+        assert group["preannotate"] == group["orchestrator"] + 10, group
+        assert group["annotation-api"] == group["orchestrator"], group

@@ -164,3 +164,41 @@ def test_rework_shows_the_feedback_next_to_the_rejected_annotation(
         time.sleep(0.2)
     assert [(r["label"], r["start"], r["end"]) for r in task["result"]] == [("PER", 0, 12)]
     page.close()
+
+
+def _get_task_calls(stack: Stack) -> float:
+    """GetTask calls the orchestrator answered so far (its gRPC duration histogram's count)."""
+    from tests.integration.test_observability import scrape
+
+    _, samples = scrape(f"http://127.0.0.1:{stack.http_ports['orchestrator']}/metrics")
+    method = "OrchestratorService/GetTask"
+    return sum(v for (name, labels), v in samples.items()
+               if name == "annotary_grpc_server_duration_seconds_count" and dict(labels).get("method") == method)
+
+
+def test_the_holders_submit_uses_the_task_as_the_gateway_leased_it(stack: Stack, make_user: Any) -> None:
+    """The gateway remembers the tasks it leased: the holder's submit is checked against the item they were given
+    without asking the orchestrator for the task again. Invalid work is still refused (422), a lease lost since is
+    still refused by the orchestrator (409), and neither changes anything."""
+    manager, ann = make_user("manager"), make_user("annotator")
+    pid = text_project(manager, [TEXT, "Grace Hopper lived in Arlington."])
+    before = _get_task_calls(stack)
+    first = ann.post(f"/projects/{pid}/tasks/next").json()
+    bad = ann.post(f"/tasks/{first['id']}/submit", json={"result": [
+        {"type": "span", "label": "ORG", "start": 0, "end": 12}]})
+    assert bad.status_code == 422 and "ORG" in bad.json()["detail"], bad.text
+    good = [{"type": "span", "label": "PER", "start": 0, "end": 12}]
+    done = ann.post(f"/tasks/{first['id']}/submit", json={"result": good})
+    assert done.status_code == 200 and done.json()["state"] == "submitted", done.text
+    assert _get_task_calls(stack) == before  # neither submit asked the orchestrator for the task
+
+    second = ann.post(f"/projects/{pid}/tasks/next").json()
+    me = ann.get("/me").json()["id"]
+    assert manager.post(f"/projects/{pid}/annotators/{me}/pause", json={"reason": "audit"}).status_code == 200
+    deadline = time.monotonic() + 30
+    while manager.get(f"/tasks/{second['id']}").json()["state"] == "assigned":  # the pause releases the lease
+        assert time.monotonic() < deadline, "the pause never released the lease"
+        time.sleep(0.1)
+    lost = ann.post(f"/tasks/{second['id']}/submit", json={"result": good})
+    assert lost.status_code == 409 and "lease lost" in lost.json()["detail"], lost.text
+    assert manager.get(f"/tasks/{second['id']}").json()["state"] == "unassigned"

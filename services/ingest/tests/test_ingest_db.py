@@ -15,6 +15,7 @@ from annotary_common import topics
 from annotary_common.grpc_util import InvalidArgument, NotFound
 from annotary_common.storage import LocalObjectStore
 from annotary_ingest.domain.items import RawItem
+from annotary_ingest.service_layer import importing
 from annotary_ingest.service_layer.importing import import_items
 from annotary_ingest.service_layer.sources import import_source
 
@@ -141,3 +142,32 @@ async def test_import_source_folder(pool: asyncpg.Pool, store: LocalObjectStore,
     (src / "broken.json").write_text('[{"text": "x", "meta": 3}]')
     broken = await import_source(pool, store, PROJECT, src.as_uri())
     assert broken.created == 0 and broken.errors == [(0, "broken.json [0]: meta: must be a JSON object, got int")]
+
+
+async def test_chunked_write_keeps_order_and_skips_a_concurrent_duplicate(
+        pool: asyncpg.Pool, store: LocalObjectStore, make_png: Callable[..., bytes],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Items are written a chunk per statement; an item another import creates between the existence check and the
+    write (here: while the media is uploaded) is a duplicate with no event, and the others keep their order."""
+    monkeypatch.setattr(importing, "WRITE_CHUNK", 2)
+    texts = [RawItem(text=f"sentence {i}", external_id=f"t{i}") for i in range(5)]
+    image = RawItem(data=make_png(5, 5, (9, 9, 9)), filename="racer.png")
+    racer = importing.item_id_for(PROJECT, (await importing._describe_all(
+        store, [(0, image, importing.check_item(image))], importing.ImportLimits()))[0][1].content_hash)
+    uploaded = store.put
+
+    async def put_while_another_import_writes(key: str, data: bytes, media_type: str) -> str:
+        await pool.execute("INSERT INTO items (item_id, project_id, modality, content_hash) VALUES ($1, $2, 'image',"
+                           " 'by-another-import')", uuid.UUID(racer), uuid.UUID(PROJECT))
+        return await uploaded(key, data, media_type)
+
+    monkeypatch.setattr(store, "put", put_while_another_import_writes)
+    result = await import_items(pool, store, PROJECT, [*texts[:3], image, *texts[3:]])
+    assert (result.created, result.duplicates, result.errors) == (5, 1, [])
+    assert result.item_ids[3] == racer
+    events = await outbox_events(pool)
+    assert [e.item.item_id for e in events] == [i for n, i in enumerate(result.item_ids) if n != 3]
+    assert [e.item.external_id for e in events] == [f"t{i}" for i in range(5)]
+    rows = await pool.fetch("SELECT external_id FROM items WHERE content_hash <> 'by-another-import'"
+                            " ORDER BY external_id")
+    assert [r["external_id"] for r in rows] == [f"t{i}" for i in range(5)]

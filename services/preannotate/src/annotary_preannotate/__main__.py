@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -58,9 +60,24 @@ async def main(settings: PreannotateSettings) -> int:
 
 
 def lower_priority(nice: int) -> None:
-    """Before any thread starts (threads inherit it): the scheduler gives this process's cores to others first."""
-    if nice > 0:
-        os.nice(nice)
+    """Before any thread starts (threads inherit it): the scheduler gives this process's cores to others first.
+
+    Where the kernel groups processes by session (autogroup, on by default on most distributions), a nice value only
+    ranks the threads of one session against each other, and each session gets an equal share of the cores: so a
+    process that leads its own session (as the stack starts every service) lowers its session's priority too.
+    Another session's priority (a shell that started this process) is left alone.
+    """
+    if nice <= 0:
+        return
+    os.nice(nice)
+    autogroup = Path("/proc/self/autogroup")
+    if os.getsid(0) != os.getpid() or not autogroup.exists():
+        return
+    try:  # "/autogroup-123 nice 0"
+        current = int(autogroup.read_text().split()[-1])
+        autogroup.write_text(str(min(19, current + nice)))
+    except (OSError, ValueError) as exc:
+        logging.getLogger(__name__).warning("cannot lower the session's CPU priority", extra={"error": repr(exc)})
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ from annotary_annotation_api.entrypoints.errors import (
     install_error_handlers,
     parse_json,
 )
-from annotary_annotation_api.entrypoints.lookups import parse_id, project_row
+from annotary_annotation_api.entrypoints.lookups import Leased, LeasedTasks, parse_id, project_row, require_project
 from annotary_annotation_api.entrypoints.manage import router as manage_router
 from annotary_annotation_api.entrypoints.review import router as review_router
 from annotary_annotation_api.entrypoints.views import annotator_view, export_view, history_view, review_view, task_view
@@ -69,6 +69,8 @@ class Deps:
     store: ObjectStore
     static_dir: Path
     signing_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))  # HMAC key of signed links
+    known_projects: set[str] = field(default_factory=set)  # ids of projects seen to exist (never deleted)
+    leased: LeasedTasks = field(default_factory=LeasedTasks)  # tasks this gateway leased lately (a submit's hint)
 
 
 async def current_user(request: Request) -> User:
@@ -171,11 +173,13 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
         return import_reply(reply)
 
     async def lease(project_id: str, user: User, count: int) -> orchestrator_pb2.LeaseNextTaskResponse:
-        await load_project(project_id)
+        await require_project(deps, project_id)
         reply = await deps.clients.orchestrator.LeaseNextTask(
             orchestrator_pb2.LeaseNextTaskRequest(project_id=project_id, annotator_id=str(user.id), count=count),
             timeout=deps.clients.timeout_s,
         )
+        for task in reply.tasks:
+            deps.leased.put(task.task_id, Leased(task.annotator_id, task.project_id, task.item))
         if not reply.found and reply.reason.startswith(("paused", "qualification failed")):
             raise ApiError(403, f"you cannot receive tasks in this project: {reply.reason}", reason=reply.reason)
         return reply
@@ -323,19 +327,24 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
     @api.post("/tasks/{task_id}/submit")
     async def submit(task_id: str, body: SubmitIn, user: CurrentUser) -> dict[str, Any]:
         parse_id(task_id, "task")
-        with security.task_not_found(task_id, user):
-            task = (
-                await deps.clients.orchestrator.GetTask(
-                    orchestrator_pb2.GetTaskRequest(task_id=task_id), timeout=deps.clients.timeout_s
-                )
-            ).task
+        # The task as this gateway leased it to the user, else as the orchestrator has it now.
+        leased = deps.leased.held_by(task_id, str(user.id))
+        if leased is None:
+            with security.task_not_found(task_id, user):
+                task = (
+                    await deps.clients.orchestrator.GetTask(
+                        orchestrator_pb2.GetTaskRequest(task_id=task_id), timeout=deps.clients.timeout_s
+                    )
+                ).task
+            leased = Leased(task.annotator_id, task.project_id, task.item)
         result_json = json.dumps(body.result)
         # Validate only the holder's work; anyone else goes straight to the orchestrator, which refuses
         # with 403 (never held it) or 409 (lease lost) and changes nothing.
-        holder = task.annotator_id == str(user.id)
+        holder = leased.annotator_id == str(user.id)
         check = (
             await deps.clients.qa.ValidateAnnotation(
-                qa_pb2.ValidateAnnotationRequest(project_id=task.project_id, item=task.item, result_json=result_json),
+                qa_pb2.ValidateAnnotationRequest(project_id=leased.project_id, item=leased.item,
+                                                 result_json=result_json),
                 timeout=deps.clients.timeout_s,
             )
             if holder
@@ -354,6 +363,7 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
                 ),
                 timeout=deps.clients.timeout_s,
             )
+        deps.leased.forget(task_id)
         return task_view(reply.task)
 
     @api.post("/tasks/{task_id}/skip")
@@ -366,6 +376,7 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
                 ),
                 timeout=deps.clients.timeout_s,
             )
+        deps.leased.forget(task_id)
         return {"id": task_id, "skipped": True}
 
     @api.post("/tasks/{task_id}/heartbeat")

@@ -4,8 +4,11 @@ both a 404 that names what was asked for."""
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from annotary.events.v1 import events_pb2
 from annotary_annotation_api.entrypoints.errors import ApiError
 from annotary_annotation_api.service_layer import projects
 
@@ -30,6 +33,15 @@ async def project_row(deps: Deps, project_id: str) -> Any:
     return row
 
 
+async def require_project(deps: Deps, project_id: str) -> None:
+    """A 404 when the project does not exist; asked of the database once per project and process (projects are
+    never deleted), for the calls that only need to know it exists (leasing)."""
+    if project_id in deps.known_projects:
+        return
+    await project_row(deps, project_id)
+    deps.known_projects.add(project_id)
+
+
 async def project_or_404(deps: Deps, project_id: str) -> dict[str, Any]:
     """The project as the API shows it, or a 404."""
     return projects.project_view(await project_row(deps, project_id))
@@ -38,3 +50,40 @@ async def project_or_404(deps: Deps, project_id: str) -> dict[str, Any]:
 def proto_time(message: Any, name: str) -> str | None:
     """A protobuf Timestamp field as ISO 8601 (UTC, ``Z``), or None when it is unset."""
     return str(getattr(message, name).ToDatetime().isoformat()) + "Z" if message.HasField(name) else None
+
+
+@dataclass(frozen=True)
+class Leased:
+    """What a submit needs of a task this gateway leased: who it went to, its project and its item."""
+
+    annotator_id: str
+    project_id: str
+    item: events_pb2.ItemSnapshot
+
+
+class LeasedTasks:
+    """The tasks this gateway handed out lately, so that the holder's submit validates against the item it was given
+    without asking the orchestrator for the task again. Only a hint: the orchestrator checks the holder on submit
+    (a lease lost since is refused there), and a task not here (another replica leased it, or it was pushed out) is
+    looked up as before. A task's project and item never change, so an entry is never stale in what it is used for."""
+
+    def __init__(self, capacity: int = 20_000) -> None:
+        self._capacity = capacity
+        self._tasks: OrderedDict[str, Leased] = OrderedDict()
+
+    def put(self, task_id: str, leased: Leased) -> None:
+        self._tasks[task_id] = leased
+        self._tasks.move_to_end(task_id)
+        while len(self._tasks) > self._capacity:
+            self._tasks.popitem(last=False)
+
+    def held_by(self, task_id: str, annotator_id: str) -> Leased | None:
+        """The entry when ``annotator_id`` was given the task here, else None."""
+        leased = self._tasks.get(task_id)
+        return leased if leased is not None and leased.annotator_id == annotator_id else None
+
+    def forget(self, task_id: str) -> None:
+        self._tasks.pop(task_id, None)
+
+    def __len__(self) -> int:
+        return len(self._tasks)

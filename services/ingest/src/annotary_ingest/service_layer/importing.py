@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 import httpx
 from botocore.exceptions import BotoCoreError, ClientError
+from google.protobuf.message import Message
 
 from annotary.events.v1 import events_pb2
 from annotary_common import outbox, topics
@@ -178,6 +179,38 @@ def _accepted_event(snapshot: events_pb2.ItemSnapshot, imported: AcceptedImport)
     )
 
 
+# Items written per statement: one round trip for the rows and one for their events, however many items.
+WRITE_CHUNK = 5000
+
+_INSERT_SQL = """
+INSERT INTO items (item_id, project_id, external_id, modality, media_uri, media_type, text, width, height, meta,
+                   content_hash)
+SELECT r.item_id, $1, r.external_id, r.modality, r.media_uri, r.media_type, r.text, r.width, r.height,
+       r.meta::jsonb, r.content_hash
+FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[], $9::int[],
+            $10::text[], $11::text[])
+     AS r(item_id, external_id, modality, media_uri, media_type, text, width, height, meta, content_hash)
+ON CONFLICT DO NOTHING
+RETURNING item_id
+"""
+
+
+async def _insert_items(conn: asyncpg.Connection, project: str, items: list[CheckedItem], contents: list[Content],
+                        rows: list[tuple[str, int, str]]) -> set[str]:
+    """Insert ``(item id, position, media uri)`` rows; returns the ids this statement created."""
+    picked = [(items[p], contents[p]) for _, p, _ in rows]
+    created = await conn.fetch(
+        _INSERT_SQL, project, [item_id for item_id, _, _ in rows],
+        [item.external_id for item, _ in picked], [content.modality for _, content in picked],
+        [media_uri for _, _, media_uri in rows], [content.media_type for _, content in picked],
+        [content.text for _, content in picked], [content.width for _, content in picked],
+        [content.height for _, content in picked],
+        [json.dumps({**content.meta, **item.meta}, ensure_ascii=False) for item, content in picked],
+        [content.content_hash for _, content in picked],
+    )
+    return {str(row["item_id"]) for row in created}
+
+
 async def _write(pool: asyncpg.Pool, store: ObjectStore, project: str, items: list[CheckedItem],
                  contents: list[Content], limits: ImportLimits,
                  accepted: Sequence[AcceptedImport | None] = ()) -> ImportResult:
@@ -200,32 +233,31 @@ async def _write(pool: asyncpg.Pool, store: ObjectStore, project: str, items: li
 
     await asyncio.gather(*(put(key, content) for key, content in uploads.items()))
 
+    rows = []
+    for item_id, position in new:
+        content = contents[position]
+        media_uri = store.uri_for(content.object_key) if content.data is not None else ""
+        rows.append((item_id, position, media_uri))
     created = annotations = predictions = 0
     async with pool.acquire() as conn, conn.transaction():
-        for item_id, position in new:
-            item, content = items[position], contents[position]
-            media_uri = store.uri_for(content.object_key) if content.data is not None else ""
-            inserted = await conn.fetchval(
-                """INSERT INTO items (item_id, project_id, external_id, modality, media_uri, media_type, text,
-                                      width, height, meta, content_hash)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11)
-                   ON CONFLICT DO NOTHING RETURNING true""",
-                item_id, project, item.external_id, content.modality, media_uri, content.media_type, content.text,
-                content.width, content.height, json.dumps({**content.meta, **item.meta}, ensure_ascii=False),
-                content.content_hash,
-            )
-            if inserted:  # None when a concurrent import created it first: a duplicate, no event
+        for start in range(0, len(rows), WRITE_CHUNK):
+            chunk = rows[start:start + WRITE_CHUNK]
+            inserted = await _insert_items(conn, project, items, contents, chunk)
+            events: list[tuple[str, str, Message]] = []
+            for item_id, position, media_uri in chunk:
+                if item_id not in inserted:  # a concurrent import created it first: a duplicate, no event
+                    continue
+                item, content = items[position], contents[position]
                 created += 1
                 snapshot = _snapshot(project, item_id, item, content, media_uri)
                 imported = accepted[position] if position < len(accepted) else None
                 # Already accepted elsewhere (another tool's export): the orchestrator makes no labeling tasks.
-                await outbox.add_event(conn, topics.ITEM_INGESTED, item_id,
-                                       _event(snapshot, item, accepted=imported is not None), PRODUCER)
+                events.append((topics.ITEM_INGESTED, item_id, _event(snapshot, item, accepted=imported is not None)))
                 predictions += len(item.predictions)
                 if imported is not None:  # round 0: any later review round replaces it downstream
-                    await outbox.add_event(conn, topics.ANNOTATION_ACCEPTED, item_id,
-                                           _accepted_event(snapshot, imported), PRODUCER)
+                    events.append((topics.ANNOTATION_ACCEPTED, item_id, _accepted_event(snapshot, imported)))
                     annotations += 1
+            await outbox.add_events(conn, events, PRODUCER)
     ITEMS_INGESTED.labels(project).inc(created)  # committed: counted once, whatever retries follow
     set_ids(project_id=project)
     log.info("items imported", extra={"project_id": project, "items_created": created,

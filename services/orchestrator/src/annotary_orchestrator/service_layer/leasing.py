@@ -37,7 +37,7 @@ from annotary_orchestrator.service_layer.common import (
     require_annotator,
     set_item_state,
 )
-from annotary_orchestrator.service_layer.projects import Project, require_policy, require_project
+from annotary_orchestrator.service_layer.projects import Project, not_configured, policy_of, require_policy
 from annotary_orchestrator.service_layer.reaper import requeue_expired
 from annotary_orchestrator.service_layer.transitions import TASK_COLUMNS, TaskRow, lock_task, release_tasks
 from annotary_orchestrator.service_layer.views import load_task
@@ -82,6 +82,15 @@ WHERE i.project_id = $1 AND i.state = 'gold'
   AND NOT EXISTS (SELECT 1 FROM skips s WHERE s.item_id = i.item_id AND s.annotator_id = $2)
 ORDER BY i.seq
 LIMIT 1
+"""
+
+
+# The project's policy and whether any lease of it has expired (then swept before picking), in one round trip.
+_PROJECT_SQL = """
+SELECT policy::text AS policy, schema_version,
+       EXISTS (SELECT 1 FROM tasks WHERE state = 'assigned' AND lease_expires_at < now() AND project_id = $1)
+           AS expired
+FROM projects WHERE id = $1
 """
 
 
@@ -132,8 +141,12 @@ async def lease_next_tasks(conn: asyncpg.Connection, project_id: str, annotator_
     annotator = require_annotator(annotator_id)
     if not 0 <= count <= MAX_COUNT:
         raise InvalidArgument(f"count must be between 0 (one) and {MAX_COUNT}, got {count}")
-    project = await require_project(conn, pid)
-    await requeue_expired(conn, project_id=pid, limit=SWEEP_LIMIT)
+    row = await conn.fetchrow(_PROJECT_SQL, pid)
+    if row is None:
+        raise not_configured(pid)
+    project = Project(project_id=pid, policy=policy_of(row["policy"]), schema_version=row["schema_version"])
+    if row["expired"]:  # the usual case is none: the sweep costs nothing more than the probe in this statement
+        await requeue_expired(conn, project_id=pid, limit=SWEEP_LIMIT)
     for attempt in range(1, MAX_LEASE_ATTEMPTS + 1):
         try:
             async with conn.transaction():

@@ -3,6 +3,7 @@ of their items (SetItemPriority)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections.abc import Sequence
@@ -52,15 +53,24 @@ async def find_project(conn: asyncpg.Connection, project_id: uuid.UUID) -> Proje
     row = await conn.fetchrow("SELECT policy::text AS policy, schema_version FROM projects WHERE id = $1", project_id)
     if row is None:
         return None
-    return Project(project_id=project_id, policy=Policy.from_json(json.loads(row["policy"])),
-                   schema_version=row["schema_version"])
+    return Project(project_id=project_id, policy=policy_of(row["policy"]), schema_version=row["schema_version"])
+
+
+@functools.lru_cache(maxsize=1024)
+def policy_of(text: str) -> Policy:
+    """A stored policy (its JSON text; parsed once per distinct text: a lease reads it every time)."""
+    return Policy.from_json(json.loads(text))
 
 
 async def require_project(conn: asyncpg.Connection, project_id: uuid.UUID) -> Project:
     project = await find_project(conn, project_id)
     if project is None:
-        raise NotFound(f"project_id {project_id} is not configured (call ConfigureProject first)")
+        raise not_configured(project_id)
     return project
+
+
+def not_configured(project_id: uuid.UUID) -> NotFound:
+    return NotFound(f"project_id {project_id} is not configured (call ConfigureProject first)")
 
 
 async def find_policy(conn: asyncpg.Connection, project_id: uuid.UUID) -> Policy | None:

@@ -33,6 +33,22 @@ from annotary_orchestrator.service_layer.views import load_task, timestamp
 MAX_LEAD_TIME_MS = 30 * 24 * 3600 * 1000
 
 
+_HEAD = """
+SELECT t.project_id, p.task_type, extract(epoch FROM clock_timestamp() - t.leased_at)::float8 AS held_s
+FROM tasks t LEFT JOIN projects p ON p.id = t.project_id
+WHERE t.task_id = $1
+"""
+
+_HEAD_LOCKING_ANNOTATOR = """
+SELECT t.project_id, p.task_type, extract(epoch FROM clock_timestamp() - t.leased_at)::float8 AS held_s
+FROM tasks t
+LEFT JOIN projects p ON p.id = t.project_id
+JOIN annotators a ON a.project_id = t.project_id AND a.annotator_id = $2
+WHERE t.task_id = $1
+FOR UPDATE OF a
+"""
+
+
 @dataclass(frozen=True)
 class SubmitOutcome:
     task: orchestrator_pb2.Task
@@ -57,17 +73,17 @@ async def submit_task(conn: asyncpg.Connection, task_id: str, annotator_id: str,
     if not 0 <= lead_time_ms <= MAX_LEAD_TIME_MS:
         raise InvalidArgument(f"lead_time_ms must be between 0 and {MAX_LEAD_TIME_MS}, got {lead_time_ms}")
     async with conn.transaction():
-        # The project, its task type and the lease's age ride along for the metrics (one statement, as before).
-        head = await conn.fetchrow(
-            "SELECT t.project_id, p.task_type, extract(epoch FROM clock_timestamp() - t.leased_at)::float8 AS held_s"
-            " FROM tasks t LEFT JOIN projects p ON p.id = t.project_id WHERE t.task_id = $1",
-            tid,
-        )
+        # Lock order: annotator, task, item. The task's project, its task type and the lease's age (for the
+        # metrics) come with the annotator's lock, in one statement; an annotator with no row in the project yet
+        # (never leased there: the submit is refused below) gets one first.
+        head = await conn.fetchrow(_HEAD_LOCKING_ANNOTATOR, tid, annotator)
         if head is None:
-            raise NotFound(f"task_id {tid} not found")
+            head = await conn.fetchrow(_HEAD, tid)
+            if head is None:
+                raise NotFound(f"task_id {tid} not found")
+            await lock_annotator(conn, head["project_id"], annotator)
         project_id = head["project_id"]
         set_ids(project_id=project_id, task_id=tid)
-        await lock_annotator(conn, project_id, annotator)  # lock order: annotator, task, item
         task = await lock_task(conn, tid)
         if task.state is TaskState.SUBMITTED and task.annotator_id == annotator:
             view = await load_task(conn, tid)
