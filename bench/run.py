@@ -29,7 +29,9 @@ from types import FrameType
 from typing import Any
 
 import asyncpg
+import httpx
 import psutil
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench import fill, invariants, labelstudio, pgbench, workload
 from bench.annotary import Admin, Running, annotary_stack
@@ -128,16 +130,35 @@ async def _settle_models(run: Running, timeout_s: float) -> dict[str, Any]:
 
 
 async def _db_counters(run: Running) -> dict[str, int]:
-    """Our database's cumulative commits and rows written (pg_stat_database; other sessions' work included)."""
+    """Our database's cumulative commits and rows written (pg_stat_database; other sessions' work included), and
+    the statements each service has sent (``statements.<service>``: its query-duration histogram's count, which
+    every statement of a pooled connection feeds, a pool's reset on release included) and their sum."""
     conn = await asyncpg.connect(run.database_url)
     try:
         row = await conn.fetchrow(
             "SELECT xact_commit AS commits, tup_inserted AS rows_inserted, tup_updated AS rows_updated,"
             " tup_deleted AS rows_deleted FROM pg_stat_database WHERE datname = current_database()")
         assert row is not None
-        return {k: int(v) for k, v in row.items()}
+        counters = {k: int(v) for k, v in row.items()}
     finally:
         await conn.close()
+    statements = await _statements_by_service(run)
+    counters.update({f"statements.{name}": n for name, n in statements.items()})
+    counters["statements"] = sum(statements.values())
+    return counters
+
+
+async def _statements_by_service(run: Running) -> dict[str, int]:
+    async with httpx.AsyncClient(timeout=10.0) as http:
+        async def one(name: str, port: int) -> tuple[str, int]:
+            reply = await http.get(f"http://127.0.0.1:{port}/metrics")
+            reply.raise_for_status()
+            count = sum(sample.value for family in text_string_to_metric_families(reply.text)
+                        for sample in family.samples if sample.name == "annotary_db_query_duration_seconds_count")
+            return name, int(count)
+
+        return dict(await asyncio.gather(*(one(name, port) for name, port in run.stack.http_ports.items()
+                                           if run.stack.procs[name].alive)))
 
 
 async def _import(admin: Admin, project_id: str, texts: list[str], chunk: int, meter: CpuMeter) -> dict[str, Any]:

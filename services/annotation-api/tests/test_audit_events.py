@@ -16,7 +16,7 @@ from annotary.events.v1 import events_pb2
 from annotary_annotation_api.domain.roles import Role
 from annotary_annotation_api.service_layer import audit, audit_events, users
 from annotary_common import topics
-from annotary_common.bus import Handler, apply_once
+from annotary_common.bus import Handler, apply_batch, apply_once
 from annotary_common.events import Event, build_envelope
 from annotary_common.testing import migrated_pool
 
@@ -129,3 +129,67 @@ async def test_a_submission_changes_from_the_earlier_rounds_outcome_whatever_cam
     assert [s["after"]["round"] for s in submits] == [1, 2]
     assert submits[0]["before"] is None
     assert submits[1]["before"]["result"] == A and submits[1]["before"]["round"] == 1
+
+
+async def _scenario(pool: asyncpg.Pool, ann: str, rev: str, *, in_runs: bool) -> list[dict[str, object]]:
+    """Two items' events, delivered one by one or as the consumer's runs; returns both items' histories with the
+    ids that differ between the two deliveries replaced by placeholders."""
+    x = events_pb2.ItemSnapshot(item_id=str(uuid.uuid4()), project_id=str(uuid.uuid4()))
+    y = events_pb2.ItemSnapshot(item_id=str(uuid.uuid4()), project_id=x.project_id)
+    sx1, sx2 = submission(str(uuid.uuid4()), ann, A), submission(str(uuid.uuid4()), ann, B)
+    sy = [submission(str(uuid.uuid4()), ann, A), submission(str(uuid.uuid4()), rev, A)]
+    first = [event(topics.TASK_SUBMITTED, x.item_id, events_pb2.TaskSubmitted(item=x, submissions=[sx1], round=1)),
+             event(topics.ANNOTATION_ACCEPTED, x.item_id, events_pb2.AnnotationAccepted(
+                 item=x, result_json=json.dumps(A), submissions=[sx1], round=1, decided_by="consensus"))]
+    submitted = [event(topics.TASK_SUBMITTED, x.item_id, events_pb2.TaskSubmitted(item=x, submissions=[sx2], round=2)),
+                 event(topics.TASK_SUBMITTED, y.item_id, events_pb2.TaskSubmitted(item=y, submissions=sy, round=1))]
+    accepted = [
+        event(topics.ANNOTATION_ACCEPTED, y.item_id, events_pb2.AnnotationAccepted(
+            item=y, result_json=json.dumps(A), submissions=sy, round=1, decided_by="consensus", agreement=1.0)),
+        event(topics.ANNOTATION_ACCEPTED, y.item_id, events_pb2.AnnotationAccepted(  # a schema migration's relabel
+            item=y, result_json=json.dumps(B), submissions=sy, round=1, decided_by="consensus", schema_version=2)),
+        event(topics.ANNOTATION_ACCEPTED, x.item_id, events_pb2.AnnotationAccepted(
+            item=x, result_json=json.dumps(A + B), submissions=[sx2], round=2, decided_by=rev))]
+    await deliver(pool, first[0], audit_events.on_task_submitted)
+    await deliver(pool, first[1], audit_events.on_annotation_accepted)
+    if in_runs:
+        for _ in range(2):  # delivered twice: the inbox drops the second run whole
+            await apply_batch(pool, "annotary-annotation-api", submitted, audit_events.on_tasks_submitted)
+            await apply_batch(pool, "annotary-annotation-api", accepted, audit_events.on_annotations_accepted)
+    else:
+        for ev in submitted:
+            await deliver(pool, ev, audit_events.on_task_submitted)
+        for ev in accepted:
+            await deliver(pool, ev, audit_events.on_annotation_accepted)
+    names = {x.item_id: "X", y.item_id: "Y"}
+    tasks = {s.task_id: f"t{i}" for i, s in enumerate([sx1, sx2, *sy])}
+    async with pool.acquire() as conn:
+        out = []
+        for item_id in (x.item_id, y.item_id):
+            for entry in await audit.annotation_history(conn, item_id):
+                refs = {**entry["refs"], "event_id": "-", "project_id": "-"}
+                text = json.dumps({"item": entry["entity_id"], "action": entry["action"], "actor": entry["actor"],
+                                   "before": entry["before"], "after": entry["after"], "refs": refs})
+                for raw, placeholder in (*names.items(), *tasks.items()):
+                    text = text.replace(raw, placeholder)
+                out.append(json.loads(text))
+    return out
+
+
+async def test_a_run_of_events_writes_what_one_by_one_delivery_writes(pool: asyncpg.Pool) -> None:
+    """The consumer applies queued events in runs (a few statements per run): the rows, their order and their
+    "before" are those of event-by-event delivery, a relabel of a round accepted inside the same run included."""
+    async with pool.acquire() as conn:
+        ann, _ = await users.create_user(conn, "ann", Role.ANNOTATOR)
+        rev, _ = await users.create_user(conn, "rev", Role.REVIEWER)
+    one_by_one = await _scenario(pool, str(ann.id), str(rev.id), in_runs=False)
+    runs = await _scenario(pool, str(ann.id), str(rev.id), in_runs=True)
+    assert runs == one_by_one
+    assert [(e["item"], e["action"]) for e in runs] == [  # by time: a submission's is when it was submitted
+        ("X", "submit"), ("X", "submit"), ("X", "accept"), ("X", "correct"),
+        ("Y", "submit"), ("Y", "submit"), ("Y", "accept"), ("Y", "relabel")]
+    assert runs[1]["after"]["round"] == 2
+    assert runs[1]["before"] == {"result": A, "round": 1, "decided_by": "consensus", "agreement": 0.0,
+                                 "agreement_metric": ""}
+    assert runs[7]["before"]["result"] == A and runs[7]["after"]["result"] == B
+    assert runs[4]["actor"]["username"] == "ann" and runs[5]["actor"]["username"] == "rev"

@@ -70,8 +70,13 @@ class TimedConnection(asyncpg.Connection):  # type: ignore[misc]
 
     _service: ClassVar[str] = ""
     _children: ClassVar[dict[str, Any]] = {}
+    # True once a statement may have left state in the session (see _SESSION_STATE_MARKERS): the pool then resets it
+    # on release (reset_session_state); most connections never do, and skip that round trip.
+    session_state: bool = False
 
     def _observe(self, query: str, start: float) -> None:
+        if not self.session_state and _may_leave_session_state(query):
+            self.session_state = True
         elapsed = time.perf_counter() - start
         child = self._children.get(query)
         if child is None:
@@ -105,6 +110,32 @@ class TimedConnection(asyncpg.Connection):  # type: ignore[misc]
 
 
 _MAX_TIMED_STATEMENTS = 4096
+
+# What a statement that can leave state in the session past its transaction contains (lower case): a session-level
+# advisory lock (transaction-level ones match too, harmlessly), LISTEN, set_config, a cursor, a temporary table; and
+# a statement that starts with SET (not SET LOCAL). A false match only costs the reset.
+_SESSION_STATE_MARKERS = ("advisory_lock", "listen ", "set_config", "declare ", "temp table", "temporary table")
+
+
+def _may_leave_session_state(query: str) -> bool:
+    text = query.lower()
+    if any(marker in text for marker in _SESSION_STATE_MARKERS):
+        return True
+    head = text.lstrip()
+    return head.startswith("set ") and not head.startswith("set local ")
+
+
+async def reset_session_state(conn: asyncpg.Connection) -> None:
+    """The pool's reset on release (after asyncpg's own: an open transaction rolled back, listeners dropped): the
+    server-side reset (advisory locks, cursors, LISTEN, settings) only for a connection that ran a statement that may
+    have left any (:class:`TimedConnection` watches); for the others it would be a round trip of four commands on
+    every release that changes nothing."""
+    if getattr(conn, "session_state", True):
+        query = conn.get_reset_query()
+        if query:
+            await conn.execute(query)
+        if isinstance(conn, TimedConnection):
+            conn.session_state = False
 _timed_classes: dict[str, type[TimedConnection]] = {}
 
 
@@ -132,6 +163,7 @@ async def create_pool(dsn: str, schema: str, *, min_size: int = 1, max_size: int
         max_size=max_size,
         server_settings={"search_path": f"{schema},public", "application_name": f"annotary-{schema}"},
         connection_class=timed_connection_class(schema.replace("_", "-")),
+        reset=reset_session_state,
     )
     assert pool is not None
     return pool

@@ -19,8 +19,9 @@ The annotation of an item is the audited entity (``entity_id`` = item id; ``refs
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -28,10 +29,12 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from annotary.events.v1 import events_pb2
 from annotary_annotation_api.service_layer import audit, users
 from annotary_common import topics
-from annotary_common.bus import Consumer, one_by_one
+from annotary_common.bus import Consumer, PermanentError, consume_span, one_by_one
 from annotary_common.events import Event
 
 OUTCOMES = ("accept", "correct", "reject", "relabel")
+
+M = TypeVar("M", events_pb2.TaskSubmitted, events_pb2.AnnotationAccepted)
 
 
 def _result(text: str) -> Any:
@@ -53,16 +56,32 @@ def _submissions(subs: Any) -> list[dict[str, Any]]:
     return [{"task_id": s.task_id, "annotator_id": s.annotator_id, "result": _result(s.result_json)} for s in subs]
 
 
-async def _prior_outcome(conn: asyncpg.Connection, item_id: str, round_: int) -> Any:
-    """The outcome of the item's rounds before ``round_`` (what a submission of that round changes from). By round,
-    not by what was recorded last: events of different topics come in no set order (the round's own outcome may be
-    recorded before its submissions are)."""
-    raw = await conn.fetchval(
-        "SELECT after::text FROM audit_log WHERE entity = 'annotation' AND entity_id = $1 AND action = ANY($2)"
-        " AND (refs ->> 'round')::int < $3 ORDER BY id DESC LIMIT 1",
-        item_id, list(OUTCOMES), round_,
+async def _prior_outcomes(conn: asyncpg.Connection, keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], Any]:
+    """Per (item id, round): the outcome of the item's rounds before that round (what a submission of that round
+    changes from). By round, not by what was recorded last: events of different topics come in no set order (the
+    round's own outcome may be recorded before its submissions are)."""
+    wanted = sorted(set(keys))
+    rows = await conn.fetch(
+        "SELECT q.item_id, q.round, (SELECT a.after::text FROM audit_log a WHERE a.entity = 'annotation'"
+        "   AND a.entity_id = q.item_id AND a.action = ANY($3) AND (a.refs ->> 'round')::int < q.round"
+        "   ORDER BY a.id DESC LIMIT 1) AS after"
+        " FROM unnest($1::text[], $2::int[]) AS q(item_id, round)",
+        [k[0] for k in wanted], [k[1] for k in wanted], list(OUTCOMES),
     )
-    return None if raw is None else json.loads(raw)
+    return {(r["item_id"], r["round"]): None if r["after"] is None else json.loads(r["after"]) for r in rows}
+
+
+async def _round_outcomes(conn: asyncpg.Connection, keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], Any]:
+    """Per (item id, round): the round's accepted outcome recorded so far (accept, correct or relabel), if any."""
+    wanted = sorted(set(keys))
+    rows = await conn.fetch(
+        "SELECT q.item_id, q.round, (SELECT a.after::text FROM audit_log a WHERE a.entity = 'annotation'"
+        "   AND a.entity_id = q.item_id AND a.action IN ('accept', 'correct', 'relabel')"
+        "   AND (a.refs ->> 'round')::int = q.round ORDER BY a.id DESC LIMIT 1) AS after"
+        " FROM unnest($1::text[], $2::int[]) AS q(item_id, round)",
+        [k[0] for k in wanted], [k[1] for k in wanted],
+    )
+    return {(r["item_id"], r["round"]): json.loads(r["after"]) for r in rows if r["after"] is not None}
 
 
 async def _round_submissions(conn: asyncpg.Connection, item_id: str, round_: int) -> list[dict[str, Any]]:
@@ -76,54 +95,79 @@ async def _round_submissions(conn: asyncpg.Connection, item_id: str, round_: int
             for r in rows]
 
 
+def _payloads(events: Sequence[Event], kind: type[M]) -> list[tuple[Event, M]]:
+    out = []
+    for event in events:
+        if not isinstance(event.payload, kind):
+            raise PermanentError(f"expected {kind.__name__}, got {type(event.payload).__name__}")
+        out.append((event, event.payload))
+    return out
+
+
+async def on_tasks_submitted(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
+    """A run of ``task.submitted`` events: an audit row per submission, in three statements whatever the run's
+    length (the earlier rounds' outcomes, the annotators' names, the rows). The run writes no outcome rows, so
+    reading them all first sees what reading them event by event would."""
+    runs = _payloads(events, events_pb2.TaskSubmitted)
+    before = await _prior_outcomes(conn, [(msg.item.item_id, msg.round) for _, msg in runs])
+    names = await users.usernames(conn, [s.annotator_id for _, msg in runs for s in msg.submissions])
+    entries: list[audit.Entry] = []
+    for event, msg in runs:
+        with consume_span(event):
+            item_id = msg.item.item_id
+            entries.extend(audit.Entry(
+                actor_id=s.annotator_id, actor_name=names.get(s.annotator_id), action="submit",
+                entity="annotation", entity_id=item_id, before=before.get((item_id, msg.round)),
+                after={"result": _result(s.result_json), "round": msg.round, "lead_time_ms": s.lead_time_ms},
+                refs={"task_id": s.task_id, "round": msg.round, "project_id": msg.item.project_id,
+                      "gold": msg.is_gold, "schema_version": s.schema_version, "event_id": event.event_id},
+                at=_when(s.submitted_at) or _when(event.envelope.occurred_at),
+            ) for s in msg.submissions)
+    await audit.record_many(conn, entries)
+
+
 async def on_task_submitted(conn: asyncpg.Connection, event: Event) -> None:
-    msg = event.payload
-    assert isinstance(msg, events_pb2.TaskSubmitted)
-    item_id = msg.item.item_id
-    before = await _prior_outcome(conn, item_id, msg.round)
-    names = await users.usernames(conn, [s.annotator_id for s in msg.submissions])
-    for s in msg.submissions:
-        await audit.record(
-            conn, actor_id=s.annotator_id, actor_name=names.get(s.annotator_id), action="submit",
-            entity="annotation", entity_id=item_id, before=before,
-            after={"result": _result(s.result_json), "round": msg.round, "lead_time_ms": s.lead_time_ms},
-            refs={"task_id": s.task_id, "round": msg.round, "project_id": msg.item.project_id,
-                  "gold": msg.is_gold, "schema_version": s.schema_version, "event_id": event.event_id},
-            at=_when(s.submitted_at) or _when(event.envelope.occurred_at),
-        )
+    await on_tasks_submitted(conn, [event])
+
+
+async def on_annotations_accepted(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
+    """A run of ``annotation.accepted`` events: an ``accept`` or ``correct`` row per event, or a ``relabel`` when the
+    round was accepted before (qa re-published it after a label schema migration), the run's own rows counted."""
+    runs = _payloads(events, events_pb2.AnnotationAccepted)
+    accepted = await _round_outcomes(conn, [(msg.item.item_id, msg.round) for _, msg in runs])
+    names = await users.usernames(conn, [msg.decided_by or "consensus" for _, msg in runs])
+    entries = []
+    for event, msg in runs:
+        with consume_span(event):
+            item_id, key = msg.item.item_id, (msg.item.item_id, msg.round)
+            final = _result(msg.result_json)
+            earlier = accepted.get(key)
+            if earlier is not None:
+                entry = audit.Entry(
+                    actor_id="schema-migration", actor_name=None, action="relabel", entity="annotation",
+                    entity_id=item_id, before=earlier,
+                    after={"result": final, "round": msg.round, "schema_version": msg.schema_version},
+                    refs={"round": msg.round, "project_id": msg.item.project_id, "event_id": event.event_id},
+                    at=_when(event.envelope.occurred_at))
+            else:
+                submissions = _submissions(msg.submissions) or await _round_submissions(conn, item_id, msg.round)
+                decided_by = msg.decided_by or "consensus"
+                own = decided_by != "consensus" and all(
+                    _canonical(s["result"]) != _canonical(final) for s in submissions)
+                entry = audit.Entry(
+                    actor_id=decided_by, actor_name=names.get(decided_by), action="correct" if own else "accept",
+                    entity="annotation", entity_id=item_id, before={"submissions": submissions},
+                    after={"result": final, "round": msg.round, "decided_by": decided_by, "agreement": msg.agreement,
+                           "agreement_metric": msg.agreement_metric},
+                    refs={"round": msg.round, "project_id": msg.item.project_id, "event_id": event.event_id},
+                    at=_when(event.envelope.occurred_at))
+            accepted[key] = entry.after
+            entries.append(entry)
+    await audit.record_many(conn, entries)
 
 
 async def on_annotation_accepted(conn: asyncpg.Connection, event: Event) -> None:
-    msg = event.payload
-    assert isinstance(msg, events_pb2.AnnotationAccepted)
-    item_id = msg.item.item_id
-    final = _result(msg.result_json)
-    earlier = await conn.fetchval(
-        "SELECT after::text FROM audit_log WHERE entity = 'annotation' AND entity_id = $1"
-        " AND action IN ('accept', 'correct', 'relabel') AND (refs ->> 'round')::int = $2 ORDER BY id DESC LIMIT 1",
-        item_id, msg.round,
-    )
-    if earlier is not None:  # accepted before: qa re-published it after a label schema migration
-        await audit.record(
-            conn, actor_id="schema-migration", actor_name=None, action="relabel", entity="annotation",
-            entity_id=item_id, before=json.loads(earlier),
-            after={"result": final, "round": msg.round, "schema_version": msg.schema_version},
-            refs={"round": msg.round, "project_id": msg.item.project_id, "event_id": event.event_id},
-            at=_when(event.envelope.occurred_at),
-        )
-        return
-    submissions = _submissions(msg.submissions) or await _round_submissions(conn, item_id, msg.round)
-    decided_by = msg.decided_by or "consensus"
-    own = decided_by != "consensus" and all(_canonical(s["result"]) != _canonical(final) for s in submissions)
-    names = await users.usernames(conn, [decided_by])
-    await audit.record(
-        conn, actor_id=decided_by, actor_name=names.get(decided_by), action="correct" if own else "accept",
-        entity="annotation", entity_id=item_id, before={"submissions": submissions},
-        after={"result": final, "round": msg.round, "decided_by": decided_by, "agreement": msg.agreement,
-               "agreement_metric": msg.agreement_metric},
-        refs={"round": msg.round, "project_id": msg.item.project_id, "event_id": event.event_id},
-        at=_when(event.envelope.occurred_at),
-    )
+    await on_annotations_accepted(conn, [event])
 
 
 async def on_annotation_rejected(conn: asyncpg.Connection, event: Event) -> None:
@@ -143,7 +187,6 @@ async def on_annotation_rejected(conn: asyncpg.Connection, event: Event) -> None
 
 def subscribe(consumer: Consumer) -> None:
     # in runs, one transaction per run when events queue up: the handlers only append audit rows
-    for topic, handler in ((topics.TASK_SUBMITTED, on_task_submitted),
-                           (topics.ANNOTATION_ACCEPTED, on_annotation_accepted),
-                           (topics.ANNOTATION_REJECTED, on_annotation_rejected)):
-        consumer.subscribe(topic, handler, batch=one_by_one(handler))
+    consumer.subscribe(topics.TASK_SUBMITTED, on_task_submitted, batch=on_tasks_submitted)
+    consumer.subscribe(topics.ANNOTATION_ACCEPTED, on_annotation_accepted, batch=on_annotations_accepted)
+    consumer.subscribe(topics.ANNOTATION_REJECTED, on_annotation_rejected, batch=one_by_one(on_annotation_rejected))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from dataclasses import dataclass
@@ -112,6 +113,13 @@ async def configure_project(conn: asyncpg.Connection, config: ProjectConfig) -> 
     log.info("project configured", extra={"project_id": config.project_id, "schema_version": config.schema_version})
 
 
+@functools.lru_cache(maxsize=256)
+def schema_of(text: str) -> LabelSchema:
+    """A stored schema (its JSON text), checked and parsed once per distinct text: every validation and every
+    submission decided reads it."""
+    return parse_schema(json.loads(text))
+
+
 async def load_project(conn: asyncpg.Connection, project_id: str) -> Project:
     row = await conn.fetchrow(
         "SELECT schema, schema_version, agreement_threshold, review, gold_min_accuracy, qualification_items,"
@@ -119,7 +127,7 @@ async def load_project(conn: asyncpg.Connection, project_id: str) -> Project:
     )
     if row is None:
         raise UnknownProject(project_id)
-    return Project(project_id=project_id, schema=parse_schema(json.loads(row["schema"])),
+    return Project(project_id=project_id, schema=schema_of(row["schema"]),
                    schema_version=row["schema_version"], agreement_threshold=row["agreement_threshold"],
                    review=parse_review(row["review"]), gold_min_accuracy=row["gold_min_accuracy"],
                    qualification_items=row["qualification_items"],
