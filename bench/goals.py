@@ -148,7 +148,7 @@ def evaluate(doc: dict[str, Any], counts: Sequence[int]) -> tuple[dict[str, Any]
                            why=(f"{big} items: ours {mine.get('items_per_s')}/s, theirs "
                                 f"{theirs['import'][big]['items_per_s']}/s; our REST requests took "
                                 f"{mine.get('requests_s')} s, then the orchestrator needed {mine.get('queue_lag_s')} s "
-                                "more to consume item.ingested (one event per transaction)" if mine else None)))
+                                "more to consume item.ingested (in runs)" if mine else None)))
         goals.append(_goal(f"next_task_p95_vs_label_studio_{db}",
                            f"next-task p95 <= 1/{LS_FACTOR:g} of Label Studio's ({db}); measured = theirs / ours",
                            r["next_task_p95_theirs_over_ours"], LS_FACTOR, True,
@@ -164,6 +164,7 @@ def evaluate(doc: dict[str, Any], counts: Sequence[int]) -> tuple[dict[str, Any]
                            r["submit_throughput_ours_over_theirs"].get(top) if top else None, LS_FACTOR, True,
                            ours_per_s=_get(compare, "submit", top or "", "per_s"),
                            theirs_per_s=_get(theirs, "submit", top or "", "per_s"),
-                           why="ours includes a lease before each submit (REST: auth, GetTask, qa validation over "
-                               "gRPC, SubmitTask); theirs is one POST on a known task id, serialized by its database"))
+                           why="ours includes a lease before each submit (REST: auth, LeaseNextTask; then auth, qa "
+                               "validation over gRPC, SubmitTask); theirs is one POST on a known task id, serialized "
+                               "by its database"))
     return ratios, goals

@@ -28,13 +28,15 @@ async def test_release_resets_only_a_connection_that_may_hold_session_state() ->
                         await conn.execute(statement)
                 return [q for q in ran if "RESET ALL" in q]
 
-            # plain work (an UPDATE's SET, SET LOCAL in a transaction included): no reset round trip on release
+            # plain work (an UPDATE's SET, SET LOCAL and a transaction-level advisory lock in a transaction
+            # included): no reset round trip on release
             assert await release_after("CREATE TABLE IF NOT EXISTS t (x int)", "UPDATE t SET x = 1",
-                                       "BEGIN", "SET LOCAL work_mem = '8MB'", "COMMIT") == []
+                                       "BEGIN", "SET LOCAL work_mem = '8MB'", "SELECT pg_advisory_xact_lock(5)",
+                                       "COMMIT") == []
             # each kind of session state is reset, and the next holder finds none of it
             for statement in ("SELECT pg_advisory_lock(42)", "SET statement_timeout = '7s'", 'LISTEN "chan"',
-                              "SELECT set_config('statement_timeout', '9s', false)",
-                              "CREATE TEMP TABLE scratch (x int)"):
+                              "SELECT set_config('statement_timeout', '9s', false)", "SET\n\tstatement_timeout = 3",
+                              "SELECT 1; SET statement_timeout = 4", "CREATE TEMP TABLE scratch (x int)"):
                 assert len(await release_after(statement)) == 1, statement
                 async with pool.acquire() as conn:
                     assert await conn.fetchval(

@@ -112,8 +112,10 @@ class TimedConnection(asyncpg.Connection):  # type: ignore[misc]
 _MAX_TIMED_STATEMENTS = 4096
 
 # What a statement that can leave state in the session past its transaction contains (lower case): a session-level
-# advisory lock (transaction-level ones match too, harmlessly), LISTEN, set_config, a cursor, a temporary table; and
-# a statement that starts with SET (not SET LOCAL). A false match only costs the reset.
+# advisory lock (pg_advisory_xact_lock ends with the transaction and does not match), LISTEN, set_config, a cursor,
+# a temporary table (asyncpg's reset keeps temporary tables; a match only costs the reset); and any statement of the
+# string that starts with SET but not SET LOCAL. Statements run through a prepared statement object, a cursor or
+# COPY are not watched: nothing here leaves session state that way (a new use must call mark_session_state).
 _SESSION_STATE_MARKERS = ("advisory_lock", "listen ", "set_config", "declare ", "temp table", "temporary table")
 
 
@@ -121,8 +123,20 @@ def _may_leave_session_state(query: str) -> bool:
     text = query.lower()
     if any(marker in text for marker in _SESSION_STATE_MARKERS):
         return True
-    head = text.lstrip()
-    return head.startswith("set ") and not head.startswith("set local ")
+    if "set" not in text:
+        return False
+    for statement in text.split(";"):
+        words = statement.split(None, 2)
+        if words and words[0] == "set" and (len(words) < 2 or words[1] != "local"):
+            return True
+    return False
+
+
+def mark_session_state(conn: asyncpg.Connection) -> None:
+    """Have the pool reset ``conn`` on release (session state left in a way TimedConnection does not watch)."""
+    raw = getattr(conn, "_con", conn)  # a pool's proxy holds the connection
+    if isinstance(raw, TimedConnection):
+        raw.session_state = True
 
 
 async def reset_session_state(conn: asyncpg.Connection) -> None:
@@ -136,6 +150,8 @@ async def reset_session_state(conn: asyncpg.Connection) -> None:
             await conn.execute(query)
         if isinstance(conn, TimedConnection):
             conn.session_state = False
+
+
 _timed_classes: dict[str, type[TimedConnection]] = {}
 
 

@@ -179,7 +179,7 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
             timeout=deps.clients.timeout_s,
         )
         for task in reply.tasks:
-            deps.leased.put(task.task_id, Leased(task.annotator_id, task.project_id, task.item))
+            deps.leased.put(task.task_id, task.annotator_id, task.project_id, task.item)
         if not reply.found and reply.reason.startswith(("paused", "qualification failed")):
             raise ApiError(403, f"you cannot receive tasks in this project: {reply.reason}", reason=reply.reason)
         return reply
@@ -327,29 +327,35 @@ def create_app(deps: Deps, max_body_bytes: int) -> Any:
     @api.post("/tasks/{task_id}/submit")
     async def submit(task_id: str, body: SubmitIn, user: CurrentUser) -> dict[str, Any]:
         parse_id(task_id, "task")
-        # The task as this gateway leased it to the user, else as the orchestrator has it now.
-        leased = deps.leased.held_by(task_id, str(user.id))
-        if leased is None:
+
+        async def current() -> Leased:
             with security.task_not_found(task_id, user):
                 task = (
                     await deps.clients.orchestrator.GetTask(
                         orchestrator_pb2.GetTaskRequest(task_id=task_id), timeout=deps.clients.timeout_s
                     )
                 ).task
-            leased = Leased(task.annotator_id, task.project_id, task.item)
-        result_json = json.dumps(body.result)
-        # Validate only the holder's work; anyone else goes straight to the orchestrator, which refuses
-        # with 403 (never held it) or 409 (lease lost) and changes nothing.
-        holder = leased.annotator_id == str(user.id)
-        check = (
-            await deps.clients.qa.ValidateAnnotation(
+            return Leased(task.annotator_id, task.project_id, task.item)
+
+        async def validate(leased: Leased) -> qa_pb2.ValidateAnnotationResponse | None:
+            # Validate only the holder's work; anyone else goes straight to the orchestrator, which refuses
+            # with 403 (never held it) or 409 (lease lost) and changes nothing.
+            if leased.annotator_id != str(user.id):
+                return None
+            return await deps.clients.qa.ValidateAnnotation(
                 qa_pb2.ValidateAnnotationRequest(project_id=leased.project_id, item=leased.item,
                                                  result_json=result_json),
                 timeout=deps.clients.timeout_s,
             )
-            if holder
-            else None
-        )
+
+        result_json = json.dumps(body.result)
+        # The task as this gateway leased it to the user, else as the orchestrator has it now.
+        hint = deps.leased.held_by(task_id, str(user.id))
+        check = await validate(hint or await current())
+        if hint is not None and check is not None and not check.valid:
+            # Refused work on a task leased here: the user may have lost the lease since (expired, paused), which
+            # answers 409 as it always did; so the answer comes from the task as it is now.
+            check = await validate(await current())
         if check is not None and not check.valid:
             violations = [
                 {"rule": v.rule, "message": v.message, "region_index": v.region_index} for v in check.violations

@@ -146,7 +146,7 @@ async def lease_next_tasks(conn: asyncpg.Connection, project_id: str, annotator_
         raise not_configured(pid)
     project = Project(project_id=pid, policy=policy_of(row["policy"]), schema_version=row["schema_version"])
     if row["expired"]:  # the usual case is none: the sweep costs nothing more than the probe in this statement
-        await requeue_expired(conn, project_id=pid, limit=SWEEP_LIMIT)
+        await requeue_expired(conn, project_id=pid, limit=SWEEP_LIMIT, probe=False)
     for attempt in range(1, MAX_LEASE_ATTEMPTS + 1):
         try:
             async with conn.transaction():

@@ -41,9 +41,10 @@ SELECT EXISTS (SELECT 1 FROM tasks WHERE state = 'assigned' AND lease_expires_at
 
 
 async def requeue_expired(conn: asyncpg.Connection, *, limit: int = REAP_BATCH,
-                          project_id: uuid.UUID | None = None) -> int:
-    """Re-queue up to ``limit`` expired leases (of one project, or all) in one transaction; returns how many."""
-    if not await conn.fetchval(_ANY_EXPIRED_SQL, project_id):  # the usual case: one cheap index probe
+                          project_id: uuid.UUID | None = None, probe: bool = True) -> int:
+    """Re-queue up to ``limit`` expired leases (of one project, or all) in one transaction; returns how many.
+    ``probe=False``: the caller saw an expired lease already (skip the check that there is one)."""
+    if probe and not await conn.fetchval(_ANY_EXPIRED_SQL, project_id):  # the usual case: one cheap index probe
         return 0
     async with conn.transaction():
         rows = await conn.fetch(_EXPIRED_SQL, limit, project_id)
