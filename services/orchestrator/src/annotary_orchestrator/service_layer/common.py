@@ -84,28 +84,34 @@ class LockedItem:
     trace_context: str | None = None  # JSON: the propagation headers of the item's ingestion (telemetry)
 
 
-async def lock_item(conn: asyncpg.Connection, item_id: uuid.UUID) -> LockedItem | None:
-    """The item row, locked for the rest of the transaction (serialises the item's transitions)."""
-    row = await conn.fetchrow(
-        "SELECT item_id, project_id, state, round, priority, snapshot, trace_context::text AS trace_context"
-        " FROM items WHERE item_id = $1 FOR UPDATE",
-        item_id,
-    )
-    if row is None:
-        return None
+_ITEM_COLUMNS = "item_id, project_id, state, round, priority, snapshot, trace_context::text AS trace_context"
+
+
+def _locked(row: asyncpg.Record) -> LockedItem:
     return LockedItem(item_id=row["item_id"], project_id=row["project_id"], state=ItemState(row["state"]),
                       round=row["round"], priority=row["priority"], snapshot=bytes(row["snapshot"]),
                       trace_context=row["trace_context"])
 
 
-async def lock_items(conn: asyncpg.Connection, item_ids: Iterable[uuid.UUID]) -> list[LockedItem]:
-    """Several items locked in item id order: every transaction that locks more than one item does it in this order,
-    so two of them never wait on each other in a cycle."""
-    locked = []
-    for item_id in sorted(set(item_ids)):
-        item = await lock_item(conn, item_id)
-        assert item is not None, f"item {item_id} vanished"
-        locked.append(item)
+async def lock_item(conn: asyncpg.Connection, item_id: uuid.UUID) -> LockedItem | None:
+    """The item row, locked for the rest of the transaction (serialises the item's transitions)."""
+    row = await conn.fetchrow(f"SELECT {_ITEM_COLUMNS} FROM items WHERE item_id = $1 FOR UPDATE", item_id)
+    return None if row is None else _locked(row)
+
+
+async def lock_items(conn: asyncpg.Connection, item_ids: Iterable[uuid.UUID], *,
+                     missing_ok: bool = False) -> list[LockedItem]:
+    """Several items locked in item id order, in one statement (the rows are locked as the sort returns them): every
+    transaction that locks more than one item does it in this order, so two of them never wait on each other in a
+    cycle. An unknown id is an error unless ``missing_ok`` (then it is left out)."""
+    wanted = sorted(set(item_ids))
+    if not wanted:
+        return []
+    rows = await conn.fetch(
+        f"SELECT {_ITEM_COLUMNS} FROM items WHERE item_id = ANY($1::uuid[]) ORDER BY item_id FOR UPDATE", wanted)
+    locked = [_locked(row) for row in rows]
+    if not missing_ok:
+        assert len(locked) == len(wanted), f"items vanished: {set(wanted) - {i.item_id for i in locked}}"
     return locked
 
 

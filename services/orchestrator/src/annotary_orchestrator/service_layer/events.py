@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -28,6 +29,7 @@ from annotary_orchestrator.service_layer.common import (
     LockedItem,
     create_slots,
     lock_item,
+    lock_items,
     record_history,
     set_item_state,
 )
@@ -262,7 +264,10 @@ async def _current_item(conn: asyncpg.Connection, event: Event, snapshot: events
                         round_: int) -> LockedItem | None:
     """The locked item when the event is about its current round; None (logged) for another round."""
     item_id = _event_uuid(snapshot.item_id, "item.item_id")
-    item = await lock_item(conn, item_id)
+    return _if_current(event, item_id, await lock_item(conn, item_id), round_)
+
+
+def _if_current(event: Event, item_id: uuid.UUID, item: LockedItem | None, round_: int) -> LockedItem | None:
     if item is None:
         raise PermanentError(f"{event.envelope.type}: unknown item {item_id}")
     if item.state is ItemState.GOLD:
@@ -288,12 +293,32 @@ async def _transition(conn: asyncpg.Connection, event: Event, item: LockedItem, 
     return True
 
 
+async def _accept(conn: asyncpg.Connection, event: Event, item: LockedItem | None) -> bool:
+    payload = _payload(event, events_pb2.AnnotationAccepted)
+    if item is None:
+        return False
+    return await _transition(conn, event, item, ItemState.ACCEPTED, actor=event.envelope.producer or "qa",
+                             reason=f"accepted (agreement {payload.agreement:.3f})")
+
+
 async def on_annotation_accepted(conn: asyncpg.Connection, event: Event) -> None:
     payload = _payload(event, events_pb2.AnnotationAccepted)
-    item = await _current_item(conn, event, payload.item, payload.round)
-    if item is not None:
-        await _transition(conn, event, item, ItemState.ACCEPTED, actor=event.envelope.producer or "qa",
-                          reason=f"accepted (agreement {payload.agreement:.3f})")
+    await _accept(conn, event, await _current_item(conn, event, payload.item, payload.round))
+
+
+async def on_annotations_accepted(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
+    """A run of ``annotation.accepted``: the run's items locked at once in item id order (the order of every
+    transaction that locks several items; it takes no task or annotator locks, so it waits on no lease or submit
+    that waits on it), then each event as the one-event handler applies it, an item's later events seeing its
+    earlier ones."""
+    ids = [_event_uuid(_payload(e, events_pb2.AnnotationAccepted).item.item_id, "item.item_id") for e in events]
+    locked = {item.item_id: item for item in await lock_items(conn, ids, missing_ok=True)}
+    for event, item_id in zip(events, ids, strict=True):
+        with consume_span(event):
+            payload = _payload(event, events_pb2.AnnotationAccepted)
+            item = _if_current(event, item_id, locked.get(item_id), payload.round)
+            if item is not None and await _accept(conn, event, item):
+                locked[item_id] = dataclasses.replace(item, state=ItemState.ACCEPTED)
 
 
 async def on_review_required(conn: asyncpg.Connection, event: Event) -> None:
