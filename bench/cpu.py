@@ -48,6 +48,7 @@ class CpuMeter:
     _pg_before: dict[int, float] = field(default_factory=dict)
     _wall: float = 0.0
     _busy: float = 0.0
+    _steal: float = 0.0
 
     def _sample(self) -> dict[str, float]:
         out: dict[str, float] = {}
@@ -73,10 +74,13 @@ class CpuMeter:
         self._pg_before = self._pg_sample()
         self._wall = float(os.times().elapsed)
         self._busy = _machine_busy()
+        self._steal = _machine_steal()
 
     def stop(self) -> dict[str, float]:
         """CPU seconds per process over the interval, plus ``postgres`` (all its processes), ``total`` (ours),
-        ``other_processes`` (the rest of the machine), ``wall_s`` and ``cores``."""
+        ``other_processes`` (the rest of the machine), ``wall_s``, ``cores``, and the shares of the machine that other
+        processes and the hypervisor (``steal_share_of_machine``: time this virtual machine wanted its cores and
+        another guest had them) took."""
         after = self._sample()
         pg_after = self._pg_sample()
         used = {name: round(after[name] - self._before.get(name, 0.0), 3) for name in after}
@@ -91,13 +95,20 @@ class CpuMeter:
         used["cores"] = psutil.cpu_count() or 0
         capacity = used["wall_s"] * used["cores"]
         used["other_share_of_machine"] = round(used["other_processes"] / capacity, 3) if capacity else 0.0
+        used["steal_share_of_machine"] = round((_machine_steal() - self._steal) / capacity, 3) if capacity else 0.0
         return used
 
 
 def _machine_busy() -> float:
-    """CPU seconds the whole machine spent not idle (all cores)."""
+    """CPU seconds the whole machine spent running (all cores): not idle, not waiting for the disk, not taken by
+    the hypervisor (steal); guest time is already in user time."""
     t = psutil.cpu_times()
-    return float(sum(t) - t.idle - getattr(t, "iowait", 0.0))
+    return float(sum(t) - t.idle - sum(getattr(t, f, 0.0) for f in ("iowait", "steal", "guest", "guest_nice")))
+
+
+def _machine_steal() -> float:
+    """CPU seconds the hypervisor gave to other guests while this machine wanted them (0 where not reported)."""
+    return float(getattr(psutil.cpu_times(), "steal", 0.0))
 
 
 @contextlib.contextmanager
