@@ -254,7 +254,8 @@ async def run_annotators(annotators: Sequence[Annotator], warmup_s: float, durat
         result["cpu_s"] = cpu_used
         if done:
             result["cpu_ms_per_pair"] = {k: round(1000 * v / len(done), 3) for k, v in cpu_used.items()
-                                         if k not in ("wall_s", "cores", "other_share_of_machine")}
+                                         if k not in ("wall_s", "cores", "other_share_of_machine",
+                                                      "steal_share_of_machine")}
     if done and db_before:
         # What one pair costs the database, the asynchronous part included: commits, rows written, statements.
         result["db_per_pair"] = {k: round((db_after[k] - db_before[k]) / len(done), 2)
