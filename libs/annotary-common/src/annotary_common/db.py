@@ -69,20 +69,22 @@ class TimedConnection(asyncpg.Connection):  # type: ignore[misc]
     :func:`timed_connection_class`."""
 
     _service: ClassVar[str] = ""
-    _children: ClassVar[dict[str, Any]] = {}
+    # per statement text: its histogram child and whether it may leave session state (worked out once per text)
+    _children: ClassVar[dict[str, tuple[Any, bool]]] = {}
     # True once a statement may have left state in the session (see _SESSION_STATE_MARKERS): the pool then resets it
     # on release (reset_session_state); most connections never do, and skip that round trip.
     session_state: bool = False
 
     def _observe(self, query: str, start: float) -> None:
-        if not self.session_state and _may_leave_session_state(query):
-            self.session_state = True
         elapsed = time.perf_counter() - start
-        child = self._children.get(query)
-        if child is None:
-            child = DB_QUERY_DURATION.labels(self._service, operation_of(query))
+        known = self._children.get(query)
+        if known is None:
+            known = (DB_QUERY_DURATION.labels(self._service, operation_of(query)), _may_leave_session_state(query))
             if len(self._children) < _MAX_TIMED_STATEMENTS:
-                self._children[query] = child
+                self._children[query] = known
+        child, leaves_state = known
+        if leaves_state:
+            self.session_state = True
         child.observe(elapsed)
 
     async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str:
@@ -115,7 +117,7 @@ _MAX_TIMED_STATEMENTS = 4096
 # advisory lock (pg_advisory_xact_lock ends with the transaction and does not match), LISTEN, set_config, a cursor,
 # a temporary table (asyncpg's reset keeps temporary tables; a match only costs the reset); and any statement of the
 # string that starts with SET but not SET LOCAL. Statements run through a prepared statement object, a cursor or
-# COPY are not watched: nothing here leaves session state that way (a new use must call mark_session_state).
+# COPY are not watched: nothing here leaves session state that way (a new use must set session_state itself).
 _SESSION_STATE_MARKERS = ("advisory_lock", "listen ", "set_config", "declare ", "temp table", "temporary table")
 
 
@@ -130,13 +132,6 @@ def _may_leave_session_state(query: str) -> bool:
         if words and words[0] == "set" and (len(words) < 2 or words[1] != "local"):
             return True
     return False
-
-
-def mark_session_state(conn: asyncpg.Connection) -> None:
-    """Have the pool reset ``conn`` on release (session state left in a way TimedConnection does not watch)."""
-    raw = getattr(conn, "_con", conn)  # a pool's proxy holds the connection
-    if isinstance(raw, TimedConnection):
-        raw.session_state = True
 
 
 async def reset_session_state(conn: asyncpg.Connection) -> None:

@@ -45,13 +45,8 @@ from annotary_common.topics import ALL_TOPICS
 log = logging.getLogger(__name__)
 
 
-# The row and the relay's wake-up in one round trip (a data-modifying WITH runs whether or not it is read).
-_ADD_SQL = """
-WITH staged AS (INSERT INTO outbox (event_id, topic, key, envelope) VALUES ($1, $2, $3, $4))
-SELECT pg_notify(current_schema() || '_outbox', '')
-"""
-
-# Many rows in one statement, in the order given (the relay publishes in id order, so a key's events keep theirs).
+# The rows and the relay's wake-up in one statement (a data-modifying WITH runs whether or not it is read), in the
+# order given (the relay publishes in id order, so a key's events keep theirs).
 _ADD_MANY_SQL = """
 WITH staged AS (
     INSERT INTO outbox (event_id, topic, key, envelope)
@@ -65,9 +60,7 @@ SELECT pg_notify(current_schema() || '_outbox', '')
 
 async def add_event(conn: asyncpg.Connection, topic: str, key: str, payload: Message, producer: str) -> str:
     """Stage an event in the outbox within the current transaction; returns its event id."""
-    env = build_envelope(topic, key, payload, producer)
-    await conn.execute(_ADD_SQL, uuid.UUID(env.event_id), topic, key, env.SerializeToString())
-    return env.event_id
+    return (await add_events(conn, [(topic, key, payload)], producer))[0]
 
 
 async def add_events(conn: asyncpg.Connection, events: Sequence[tuple[str, str, Message]], producer: str) -> list[str]:

@@ -34,21 +34,8 @@ async def record(
     refs: dict[str, Any] | None = None,
     at: datetime | None = None,
 ) -> None:
-    if entity not in ENTITIES:
-        raise ValueError(f"unknown audit entity {entity!r}")
-    await conn.execute(
-        """INSERT INTO audit_log (at, actor_id, actor_name, action, entity, entity_id, before, after, refs)
-           VALUES (coalesce($1, now()), $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9::jsonb)""",
-        at,
-        str(actor_id),
-        actor_name,
-        action,
-        entity,
-        str(entity_id),
-        None if before is None else json.dumps(before),
-        None if after is None else json.dumps(after),
-        json.dumps(refs or {}),
-    )
+    await record_many(conn, [Entry(actor_id=str(actor_id), actor_name=actor_name, action=action, entity=entity,
+                                   entity_id=str(entity_id), before=before, after=after, refs=refs or {}, at=at)])
 
 
 @dataclass(frozen=True)

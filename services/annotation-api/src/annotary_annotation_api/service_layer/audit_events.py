@@ -33,6 +33,7 @@ from annotary_common.bus import Consumer, PermanentError, consume_span, one_by_o
 from annotary_common.events import Event
 
 OUTCOMES = ("accept", "correct", "reject", "relabel")
+ACCEPTED = ("accept", "correct", "relabel")  # the outcomes a schema migration's relabel rewrites
 
 M = TypeVar("M", events_pb2.TaskSubmitted, events_pb2.AnnotationAccepted)
 
@@ -56,32 +57,20 @@ def _submissions(subs: Any) -> list[dict[str, Any]]:
     return [{"task_id": s.task_id, "annotator_id": s.annotator_id, "result": _result(s.result_json)} for s in subs]
 
 
-async def _prior_outcomes(conn: asyncpg.Connection, keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], Any]:
-    """Per (item id, round): the outcome of the item's rounds before that round (what a submission of that round
-    changes from). By round, not by what was recorded last: events of different topics come in no set order (the
-    round's own outcome may be recorded before its submissions are)."""
+async def _outcomes(conn: asyncpg.Connection, keys: Sequence[tuple[str, int]], actions: Sequence[str], *,
+                    earlier: bool) -> dict[tuple[str, int], Any]:
+    """Per (item id, round): the ``after`` of the item's latest outcome row (one of ``actions``) of the rounds before
+    that round (``earlier``) or of that round itself; None where there is none. One statement for all the keys."""
     wanted = sorted(set(keys))
+    rounds = "<" if earlier else "="
     rows = await conn.fetch(
         "SELECT q.item_id, q.round, (SELECT a.after::text FROM audit_log a WHERE a.entity = 'annotation'"
-        "   AND a.entity_id = q.item_id AND a.action = ANY($3) AND (a.refs ->> 'round')::int < q.round"
+        f"   AND a.entity_id = q.item_id AND a.action = ANY($3) AND (a.refs ->> 'round')::int {rounds} q.round"
         "   ORDER BY a.id DESC LIMIT 1) AS after"
         " FROM unnest($1::text[], $2::int[]) AS q(item_id, round)",
-        [k[0] for k in wanted], [k[1] for k in wanted], list(OUTCOMES),
+        [k[0] for k in wanted], [k[1] for k in wanted], list(actions),
     )
     return {(r["item_id"], r["round"]): None if r["after"] is None else json.loads(r["after"]) for r in rows}
-
-
-async def _round_outcomes(conn: asyncpg.Connection, keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], Any]:
-    """Per (item id, round): the round's accepted outcome recorded so far (accept, correct or relabel), if any."""
-    wanted = sorted(set(keys))
-    rows = await conn.fetch(
-        "SELECT q.item_id, q.round, (SELECT a.after::text FROM audit_log a WHERE a.entity = 'annotation'"
-        "   AND a.entity_id = q.item_id AND a.action IN ('accept', 'correct', 'relabel')"
-        "   AND (a.refs ->> 'round')::int = q.round ORDER BY a.id DESC LIMIT 1) AS after"
-        " FROM unnest($1::text[], $2::int[]) AS q(item_id, round)",
-        [k[0] for k in wanted], [k[1] for k in wanted],
-    )
-    return {(r["item_id"], r["round"]): json.loads(r["after"]) for r in rows if r["after"] is not None}
 
 
 async def _round_submissions(conn: asyncpg.Connection, item_id: str, round_: int) -> list[dict[str, Any]]:
@@ -109,7 +98,9 @@ async def on_tasks_submitted(conn: asyncpg.Connection, events: Sequence[Event]) 
     length (the earlier rounds' outcomes, the annotators' names, the rows). The run writes no outcome rows, so
     reading them all first sees what reading them event by event would."""
     runs = _payloads(events, events_pb2.TaskSubmitted)
-    before = await _prior_outcomes(conn, [(msg.item.item_id, msg.round) for _, msg in runs])
+    # What a submission changes from: the outcome of the item's earlier rounds. By round, not by what was recorded
+    # last: events of different topics come in no set order (a round's own outcome may be recorded first).
+    before = await _outcomes(conn, [(msg.item.item_id, msg.round) for _, msg in runs], OUTCOMES, earlier=True)
     names = await users.usernames(conn, [s.annotator_id for _, msg in runs for s in msg.submissions])
     entries: list[audit.Entry] = []
     for event, msg in runs:
@@ -134,7 +125,7 @@ async def on_annotations_accepted(conn: asyncpg.Connection, events: Sequence[Eve
     """A run of ``annotation.accepted`` events: an ``accept`` or ``correct`` row per event, or a ``relabel`` when the
     round was accepted before (qa re-published it after a label schema migration), the run's own rows counted."""
     runs = _payloads(events, events_pb2.AnnotationAccepted)
-    accepted = await _round_outcomes(conn, [(msg.item.item_id, msg.round) for _, msg in runs])
+    accepted = await _outcomes(conn, [(msg.item.item_id, msg.round) for _, msg in runs], ACCEPTED, earlier=False)
     names = await users.usernames(conn, [msg.decided_by or "consensus" for _, msg in runs])
     entries = []
     for event, msg in runs:

@@ -293,8 +293,8 @@ async def _transition(conn: asyncpg.Connection, event: Event, item: LockedItem, 
     return True
 
 
-async def _accept(conn: asyncpg.Connection, event: Event, item: LockedItem | None) -> bool:
-    payload = _payload(event, events_pb2.AnnotationAccepted)
+async def _accept(conn: asyncpg.Connection, event: Event, payload: events_pb2.AnnotationAccepted,
+                  item: LockedItem | None) -> bool:
     if item is None:
         return False
     return await _transition(conn, event, item, ItemState.ACCEPTED, actor=event.envelope.producer or "qa",
@@ -303,7 +303,7 @@ async def _accept(conn: asyncpg.Connection, event: Event, item: LockedItem | Non
 
 async def on_annotation_accepted(conn: asyncpg.Connection, event: Event) -> None:
     payload = _payload(event, events_pb2.AnnotationAccepted)
-    await _accept(conn, event, await _current_item(conn, event, payload.item, payload.round))
+    await _accept(conn, event, payload, await _current_item(conn, event, payload.item, payload.round))
 
 
 async def on_annotations_accepted(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
@@ -311,13 +311,14 @@ async def on_annotations_accepted(conn: asyncpg.Connection, events: Sequence[Eve
     transaction that locks several items; it takes no task or annotator locks, so it waits on no lease or submit
     that waits on it), then each event as the one-event handler applies it, an item's later events seeing its
     earlier ones."""
-    ids = [_event_uuid(_payload(e, events_pb2.AnnotationAccepted).item.item_id, "item.item_id") for e in events]
+    payloads = [_payload(e, events_pb2.AnnotationAccepted) for e in events]
+    ids = [_event_uuid(p.item.item_id, "item.item_id") for p in payloads]
     locked = {item.item_id: item for item in await lock_items(conn, ids, missing_ok=True)}
-    for event, item_id in zip(events, ids, strict=True):
+    for event, payload, item_id in zip(events, payloads, ids, strict=True):
         with consume_span(event):
-            payload = _payload(event, events_pb2.AnnotationAccepted)
             item = _if_current(event, item_id, locked.get(item_id), payload.round)
-            if item is not None and await _accept(conn, event, item):
+            if await _accept(conn, event, payload, item):
+                assert item is not None
                 locked[item_id] = dataclasses.replace(item, state=ItemState.ACCEPTED)
 
 

@@ -38,7 +38,7 @@ from annotary_orchestrator.service_layer.common import (
     set_item_state,
 )
 from annotary_orchestrator.service_layer.projects import Project, not_configured, policy_of, require_policy
-from annotary_orchestrator.service_layer.reaper import requeue_expired
+from annotary_orchestrator.service_layer.reaper import EXPIRED, requeue_expired
 from annotary_orchestrator.service_layer.transitions import TASK_COLUMNS, TaskRow, lock_task, release_tasks
 from annotary_orchestrator.service_layer.views import load_task
 
@@ -86,10 +86,9 @@ LIMIT 1
 
 
 # The project's policy and whether any lease of it has expired (then swept before picking), in one round trip.
-_PROJECT_SQL = """
+_PROJECT_SQL = f"""
 SELECT policy::text AS policy, schema_version,
-       EXISTS (SELECT 1 FROM tasks WHERE state = 'assigned' AND lease_expires_at < now() AND project_id = $1)
-           AS expired
+       EXISTS (SELECT 1 FROM tasks WHERE {EXPIRED} AND project_id = $1) AS expired
 FROM projects WHERE id = $1
 """
 

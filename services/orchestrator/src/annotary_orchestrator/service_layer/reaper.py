@@ -21,9 +21,11 @@ log = logging.getLogger(__name__)
 
 REAP_BATCH = 500
 
+EXPIRED = "state = 'assigned' AND lease_expires_at < now()"  # a lease to re-queue (index tasks_lease_expiry)
+
 _EXPIRED_SQL = f"""
 SELECT {TASK_COLUMNS} FROM tasks
-WHERE state = 'assigned' AND lease_expires_at < now() AND ($2::uuid IS NULL OR project_id = $2)
+WHERE {EXPIRED} AND ($2::uuid IS NULL OR project_id = $2)
 ORDER BY lease_expires_at
 LIMIT $1
 FOR UPDATE SKIP LOCKED
@@ -34,9 +36,8 @@ def _expired_reason(task: TaskRow) -> str:
     return f"lease of {task.annotator_id!r} expired"
 
 
-_ANY_EXPIRED_SQL = """
-SELECT EXISTS (SELECT 1 FROM tasks WHERE state = 'assigned' AND lease_expires_at < now()
-               AND ($1::uuid IS NULL OR project_id = $1))
+_ANY_EXPIRED_SQL = f"""
+SELECT EXISTS (SELECT 1 FROM tasks WHERE {EXPIRED} AND ($1::uuid IS NULL OR project_id = $1))
 """
 
 

@@ -33,17 +33,13 @@ from annotary_orchestrator.service_layer.views import load_task, timestamp
 MAX_LEAD_TIME_MS = 30 * 24 * 3600 * 1000
 
 
+# The task's project, its task type and the lease's age (for the metrics).
 _HEAD = """
 SELECT t.project_id, p.task_type, extract(epoch FROM clock_timestamp() - t.leased_at)::float8 AS held_s
 FROM tasks t LEFT JOIN projects p ON p.id = t.project_id
-WHERE t.task_id = $1
 """
-
-_HEAD_LOCKING_ANNOTATOR = """
-SELECT t.project_id, p.task_type, extract(epoch FROM clock_timestamp() - t.leased_at)::float8 AS held_s
-FROM tasks t
-LEFT JOIN projects p ON p.id = t.project_id
-JOIN annotators a ON a.project_id = t.project_id AND a.annotator_id = $2
+# ... taken with the lock of the annotator's row in the task's project (none when the annotator has no row there).
+_HEAD_LOCKING_ANNOTATOR = _HEAD + """JOIN annotators a ON a.project_id = t.project_id AND a.annotator_id = $2
 WHERE t.task_id = $1
 FOR UPDATE OF a
 """
@@ -78,7 +74,7 @@ async def submit_task(conn: asyncpg.Connection, task_id: str, annotator_id: str,
         # (never leased there: the submit is refused below) gets one first.
         head = await conn.fetchrow(_HEAD_LOCKING_ANNOTATOR, tid, annotator)
         if head is None:
-            head = await conn.fetchrow(_HEAD, tid)
+            head = await conn.fetchrow(_HEAD + "WHERE t.task_id = $1", tid)
             if head is None:
                 raise NotFound(f"task_id {tid} not found")
             await lock_annotator(conn, head["project_id"], annotator)
