@@ -73,9 +73,11 @@ def lower_priority(nice: int) -> None:
     autogroup = Path("/proc/self/autogroup")
     if os.getsid(0) != os.getpid() or not autogroup.exists():
         return
-    try:  # "/autogroup-123 nice 0"
-        current = int(autogroup.read_text().split()[-1])
-        autogroup.write_text(str(min(19, current + nice)))
+    try:  # "/autogroup-123 nice 0"; empty where the session is the kernel's first one (init's, which has no group)
+        fields = autogroup.read_text().split()
+        if not fields:
+            return
+        autogroup.write_text(str(min(19, int(fields[-1]) + nice)))
     except (OSError, ValueError) as exc:
         logging.getLogger(__name__).warning("cannot lower the session's CPU priority", extra={"error": repr(exc)})
 
