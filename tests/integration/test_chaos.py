@@ -20,7 +20,6 @@ import pytest
 from annotary_cli.chaos import ChaosConfig, run_chaos
 from annotary_cli.stack import SERVICES
 
-
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 

@@ -235,3 +235,49 @@ async def test_the_broker_offset_is_committed_for_handled_messages_only_and_in_f
         await producer.stop()
     assert await committed(settings) == 20
     assert 1 <= consumer.commits < 10, consumer.commits
+
+
+async def test_a_member_running_through_a_broker_restart_skips_nothing_of_the_new_log(
+    tmp_path: Path, pool: asyncpg.Pool, eventually: Any
+) -> None:
+    """A member that keeps running while the broker restarts on empty storage must not read the new log from its old
+    in-memory position: a new log longer than that position would have its head skipped (the member saves positions
+    of the new log before its group notices the restart, and the check on the next assignment then agrees)."""
+    port = free_port()
+    broker, bootstrap = start_broker(tmp_path / "first", port)
+    settings = CommonSettings(kafka_bootstrap=bootstrap, kafka_fast_rebalance=False)
+
+    async def handler(conn: asyncpg.Connection, event: Event) -> None:
+        await conn.execute("INSERT INTO applied (event_id, item_id) VALUES ($1, $2)", uuid.UUID(event.event_id),
+                           event.payload.item.item_id)  # type: ignore[attr-defined]
+
+    async def applied(count: int) -> None:
+        async def done() -> bool:
+            return int(await pool.fetchval("SELECT count(*) FROM applied")) >= count
+
+        await eventually(done, f"{count} events applied")
+
+    kafka = make_broker(settings, "test")
+    producer = make_producer(settings, "test-dlq")
+    consumer = Consumer(broker=kafka, pool=pool, producer=producer, settings=settings, group_id=GROUP)
+    consumer.subscribe(ITEM_INGESTED, handler)
+    consumer.register()
+    try:
+        await ensure_topics(settings)
+        await publish(settings, [f"old{i}" for i in range(10)])
+        await producer.start()
+        await kafka.start()
+        await applied(10)
+        broker.kill()
+        broker, _ = start_broker(tmp_path / "second", port)  # empty storage: the log starts again at 0
+        await ensure_topics(settings)
+        new = [f"new{i}" for i in range(25)]
+        await publish(settings, new)  # at once: the member's old position (10) lies inside the new log
+        await applied(35)
+        names = [r["item_id"] for r in await pool.fetch("SELECT item_id FROM applied")]
+        assert sorted(names) == sorted([f"old{i}" for i in range(10)] + new)
+    finally:
+        await consumer.close()
+        await kafka.stop()
+        await producer.stop()
+        broker.kill()
