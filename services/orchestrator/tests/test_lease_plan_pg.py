@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import asyncpg
 import pytest
 
-from annotary_orchestrator.service_layer import leasing, reaper
+from annotary_orchestrator.service_layer import leasing, reaper, transitions
 
 TASKS = 1_000_000
 PROJECT = uuid.UUID("00000000-0000-4000-8000-000000000001")
@@ -93,6 +93,21 @@ def test_the_lease_query_walks_the_queue_index(filled: str, annotator: str, gene
     assert_index_only(text, "tasks_queue")
     # The anti-joins probe indexes too: the annotator's slots and skips, per candidate or as one range.
     assert "tasks_one_slot_per_annotator" in text and "skips_pkey" in text, text
+
+
+@pytest.mark.parametrize("generic", [False, True], ids=["custom", "generic"])
+def test_the_statement_a_lease_runs_walks_the_queue_index_too(filled: str, generic: bool) -> None:
+    """What a regular lease executes: the pick, the task's update, its history row and the annotator's count in one
+    statement (EXPLAIN without ANALYZE writes nothing)."""
+    sql = transitions._assign_picked_sql(leasing.PICK_SQL)
+    text = asyncio.run(plan(filled, sql, PROJECT, "ann-7", 60.0, 1, False, generic=generic))
+    pick, _, writes = text.partition("CTE assigned")
+    assert writes, text
+    assert_index_only(pick, "tasks_queue")
+    assert "tasks_one_slot_per_annotator" in pick and "skips_pkey" in pick, text
+    # the writes find their rows by key (the item's few predictions are sorted by model version, as before)
+    assert "Seq Scan" not in writes and "Index Scan using tasks_pkey" in writes, text
+    assert "Index Scan using annotators_pkey" in writes, text
 
 
 def test_the_lease_query_takes_the_head_of_the_queue_at_once(filled: str) -> None:

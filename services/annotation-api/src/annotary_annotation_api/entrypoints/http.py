@@ -83,7 +83,11 @@ CurrentUser = Annotated[User, Depends(current_user)]
 
 def create_app(deps: Deps, max_body_bytes: int) -> Any:
     app = FastAPI(
-        title="Annotary", version="1.0", openapi_url="/api/v1/openapi.json", docs_url="/api/v1/docs", redoc_url=None
+        title="Annotary", version="1.0", openapi_url="/api/v1/openapi.json", docs_url="/api/v1/docs", redoc_url=None,
+        # FastAPI's own OpenTelemetry (on whenever a tracer provider is set) is off: HttpTelemetry below makes the
+        # request's server span and the latency histogram; FastAPI's would add a second server span per request and
+        # spans for each dependency, the endpoint and the serialisation, on every call.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     install_error_handlers(app)
     app.add_middleware(HttpTelemetry, service="annotation-api")  # request spans and the HTTP latency histogram

@@ -105,12 +105,20 @@ async def _describe_all(store: ObjectStore, checked: list[tuple[int, RawItem, Ch
                         limits: ImportLimits) -> list[tuple[int, Content | str]]:
     gate = asyncio.Semaphore(limits.fetch_concurrency)
     total = 0
+    described: dict[int, Content | str] = {}
+    media: list[tuple[int, RawItem, CheckedItem]] = []
+    for index, raw, item in checked:  # text is described here, at once: a task per item cost more than the hashing
+        if item.text is None:
+            media.append((index, raw, item))
+            continue
+        try:
+            described[index] = describe_text(item.text)
+        except ItemInvalid as exc:
+            described[index] = f"{raw.origin}{exc}"
 
     async def one(index: int, raw: RawItem, item: CheckedItem) -> tuple[int, Content | str]:
         nonlocal total
         try:
-            if item.text is not None:
-                return index, describe_text(item.text)
             async with gate:
                 data = item.data if item.data is not None else await _fetch(store, index, raw, item)
             total += len(data)
@@ -121,9 +129,10 @@ async def _describe_all(store: ObjectStore, checked: list[tuple[int, RawItem, Ch
         except ItemInvalid as exc:
             return index, f"{raw.origin}{exc}"
 
-    tasks = [asyncio.ensure_future(one(index, raw, item)) for index, raw, item in checked]
+    tasks = [asyncio.ensure_future(one(index, raw, item)) for index, raw, item in media]
     try:
-        return list(await asyncio.gather(*tasks))
+        described.update(await asyncio.gather(*tasks))
+        return [(index, described[index]) for index, _, _ in checked]
     except BaseException:
         for task in tasks:
             task.cancel()

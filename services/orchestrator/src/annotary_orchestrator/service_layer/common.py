@@ -48,20 +48,20 @@ def require_annotator(annotator_id: str) -> str:
     return annotator
 
 
-_HISTORY = "INSERT INTO item_history (subject, item_id, task_id, actor, from_state, to_state, reason)"
+HISTORY_INSERT = "INSERT INTO item_history (subject, item_id, task_id, actor, from_state, to_state, reason)"
 
 
 async def record_history(conn: asyncpg.Connection, *, subject: str, item_id: uuid.UUID, task_id: uuid.UUID | None,
                          actor: str, from_state: str | None, to_state: str, reason: str = "") -> None:
     """One row of the audit trail; ``subject`` is 'item' or 'task'."""
-    await conn.execute(f"{_HISTORY} VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    await conn.execute(f"{HISTORY_INSERT} VALUES ($1, $2, $3, $4, $5, $6, $7)",
                        subject, item_id, task_id, actor, from_state, to_state, reason)
 
 
 @functools.cache
 def _change_with_history(change: str, parameters: int) -> str:
     values = ", ".join(f"${parameters + i}" for i in range(1, 8))
-    return f"WITH change AS ({change}) {_HISTORY} VALUES ({values})"
+    return f"WITH change AS ({change}) {HISTORY_INSERT} VALUES ({values})"
 
 
 async def change_with_history(conn: asyncpg.Connection, change: str, *args: Any, subject: str, item_id: uuid.UUID,

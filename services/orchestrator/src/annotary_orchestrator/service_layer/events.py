@@ -17,7 +17,7 @@ import asyncpg
 from google.protobuf.message import Message
 
 from annotary.events.v1 import events_pb2
-from annotary_common.bus import PermanentError, consume_span
+from annotary_common.bus import PermanentError, consume_span, consumed_context
 from annotary_common.events import Event
 from annotary_common.telemetry import current_trace_context
 from annotary_orchestrator.domain.policy import Policy
@@ -176,8 +176,7 @@ async def _insert_plain(conn: asyncpg.Connection, plain: Sequence[tuple[Event, e
             if policy is None:
                 raise UnknownProject(f"project {project_id} is not configured; item {item_id} cannot be queued")
             policies[project_id] = policy
-        with consume_span(event):  # the item's trace continues from its consumption, as one by one
-            context = json.dumps(current_trace_context())
+        context = json.dumps(consumed_context(event))  # the item's trace continues from its consumption
         rows.append(_NewItem(item_id, project_id, payload.item.SerializeToString(deterministic=True), context,
                              event.envelope.producer or SYSTEM_ACTOR))
     inserted = {r["item_id"] for r in await conn.fetch(

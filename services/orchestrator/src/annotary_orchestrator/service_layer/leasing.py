@@ -171,6 +171,7 @@ async def _lease(conn: asyncpg.Connection, project: Project, annotator: str, cou
                                  phase_=phase_)
     picked: list[TaskRow] = []
     served, gold_served = standing.served_total, standing.gold_served
+    counted = 0  # regular leases whose statement counted them in served_total already
     for _ in range(allowed):
         task: TaskRow | None
         if phase_ is Phase.QUALIFYING:
@@ -181,13 +182,14 @@ async def _lease(conn: asyncpg.Connection, project: Project, annotator: str, cou
                 task = await _lease_gold(conn, project, annotator, qualification=False)
             if task is None:
                 task = await _lease_regular(conn, project, annotator)
+                counted += task is not None
             if task is not None:
                 served += 1
                 gold_served += task.gold
         if task is None:
             break
         picked.append(task)
-    await count_served(conn, pid, annotator, served=served - standing.served_total,
+    await count_served(conn, pid, annotator, served=served - standing.served_total - counted,
                        gold=gold_served - standing.gold_served)
     # Items after all slots, in id order (the lock order of every transaction that locks several items).
     by_item = {t.item_id: t for t in picked if not t.gold}
@@ -215,13 +217,10 @@ async def _lease(conn: asyncpg.Connection, project: Project, annotator: str, cou
 
 
 async def _lease_regular(conn: asyncpg.Connection, project: Project, annotator: str) -> TaskRow | None:
-    row = await conn.fetchrow(PICK_SQL, project.project_id, annotator)
-    if row is None:
-        return None
-    task = TaskRow.from_record(row)
-    await transitions.assign(conn, task, annotator, lease_seconds=project.policy.lease_seconds,
-                             schema_version=project.schema_version)
-    return task
+    """The head of the queue leased to the annotator (and counted in its served_total), in one statement."""
+    return await transitions.assign_picked(conn, PICK_SQL, project.project_id, annotator,
+                                           lease_seconds=project.policy.lease_seconds,
+                                           schema_version=project.schema_version)
 
 
 async def _lease_gold(conn: asyncpg.Connection, project: Project, annotator: str, *,

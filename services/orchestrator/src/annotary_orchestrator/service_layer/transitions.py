@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections.abc import Callable, Sequence
@@ -17,7 +18,13 @@ from annotary_orchestrator.domain.states import (
     check_task_transition,
     item_state_after_release,
 )
-from annotary_orchestrator.service_layer.common import change_with_history, lock_items, round_counts, set_item_state
+from annotary_orchestrator.service_layer.common import (
+    HISTORY_INSERT,
+    change_with_history,
+    lock_items,
+    round_counts,
+    set_item_state,
+)
 
 TASK_COLUMNS = "task_id, item_id, project_id, round, state, annotator_id, gold, qualification, lease_expires_at"
 
@@ -57,19 +64,50 @@ async def _write(conn: asyncpg.Connection, task: TaskRow, to_state: TaskState, a
                               reason=reason)
 
 
+# A lease: $2 the annotator, $3 the lease's seconds, $4 the schema version, $5 whether it is a qualification task.
+_ASSIGN_SET = (
+    "state = 'assigned', annotator_id = $2, lease_expires_at = now() + make_interval(secs => $3::float8),"
+    " leased_at = now(), schema_version = $4, qualification = $5,"
+    " prelabel_model_versions = ARRAY(SELECT model_version FROM predictions p WHERE p.item_id = tasks.item_id"
+    "                                 ORDER BY model_version),"
+    " updated_at = now()"
+)
+
+
 async def assign(conn: asyncpg.Connection, task: TaskRow, annotator: str, *, lease_seconds: int, schema_version: int,
                  qualification: bool = False, reason: str = "leased") -> None:
     """``unassigned -> assigned``: a lease for ``annotator``, recording the schema version and the model versions of
     the item's predictions at this moment (they travel with the submission)."""
-    await _write(
-        conn, task, TaskState.ASSIGNED, annotator, reason,
-        "UPDATE tasks SET state = 'assigned', annotator_id = $2,"
-        " lease_expires_at = now() + make_interval(secs => $3::float8), leased_at = now(), schema_version = $4,"
-        " qualification = $5,"
-        " prelabel_model_versions = ARRAY(SELECT model_version FROM predictions p WHERE p.item_id = tasks.item_id"
-        "                                 ORDER BY model_version),"
-        " updated_at = now() WHERE task_id = $1",
-        annotator, float(lease_seconds), schema_version, qualification)
+    await _write(conn, task, TaskState.ASSIGNED, annotator, reason,
+                 f"UPDATE tasks SET {_ASSIGN_SET} WHERE task_id = $1",
+                 annotator, float(lease_seconds), schema_version, qualification)
+
+
+@functools.cache
+def _assign_picked_sql(pick: str) -> str:
+    return f"""
+WITH picked AS ({pick}),
+assigned AS (UPDATE tasks SET {_ASSIGN_SET} FROM picked WHERE tasks.task_id = picked.task_id),
+history AS ({HISTORY_INSERT} SELECT 'task', item_id, task_id, $2, state::text, 'assigned', 'leased' FROM picked),
+served AS (UPDATE annotators SET served_total = served_total + 1, updated_at = now()
+           WHERE project_id = $1 AND annotator_id = $2 AND EXISTS (SELECT 1 FROM picked))
+SELECT * FROM picked
+"""
+
+
+async def assign_picked(conn: asyncpg.Connection, pick: str, project_id: uuid.UUID, annotator: str, *,
+                        lease_seconds: int, schema_version: int) -> TaskRow | None:
+    """``unassigned -> assigned`` for the task ``pick`` finds (a SELECT of ``TASK_COLUMNS`` of unassigned tasks with
+    ``FOR UPDATE``, $1 the project, $2 the annotator), as :func:`assign` writes it (not a qualification task), with
+    its history row and the annotator's ``served_total`` counted: one statement. None when ``pick`` finds none. The
+    move is checked as every transition is; a refused one raises, and the caller's transaction undoes it."""
+    row = await conn.fetchrow(_assign_picked_sql(pick), project_id, annotator, float(lease_seconds), schema_version,
+                              False)
+    if row is None:
+        return None
+    task = TaskRow.from_record(row)
+    check_task_transition(task.state, TaskState.ASSIGNED)
+    return task
 
 
 async def release(conn: asyncpg.Connection, task: TaskRow, *, actor: str, reason: str) -> None:
