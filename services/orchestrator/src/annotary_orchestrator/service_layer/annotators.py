@@ -46,16 +46,6 @@ async def count_served(conn: asyncpg.Connection, project_id: uuid.UUID, annotato
         )
 
 
-async def count_submitted(conn: asyncpg.Connection, project_id: uuid.UUID, annotator: str, *,
-                          qualification: bool) -> None:
-    column = "qualification_submitted" if qualification else "submitted"
-    await conn.execute(
-        f"UPDATE annotators SET {column} = {column} + 1, updated_at = now()"
-        " WHERE project_id = $1 AND annotator_id = $2",
-        project_id, annotator,
-    )
-
-
 async def set_paused(conn: asyncpg.Connection, project_id: uuid.UUID, annotator: str, *, paused: bool, reason: str,
                      actor: str) -> int:
     """Pause (stop leasing and give the annotator's unsubmitted leases in the project back to the queue, with history

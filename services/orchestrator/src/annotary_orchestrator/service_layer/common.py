@@ -59,17 +59,17 @@ async def record_history(conn: asyncpg.Connection, *, subject: str, item_id: uui
 
 
 @functools.cache
-def _change_with_history(change: str, parameters: int) -> str:
+def _change_with_history(change: str, parameters: int, also: str) -> str:
     values = ", ".join(f"${parameters + i}" for i in range(1, 8))
-    return f"WITH change AS ({change}) {HISTORY_INSERT} VALUES ({values})"
+    return f"WITH change AS ({change}){', also AS (' + also + ')' if also else ''} {HISTORY_INSERT} VALUES ({values})"
 
 
 async def change_with_history(conn: asyncpg.Connection, change: str, *args: Any, subject: str, item_id: uuid.UUID,
                               task_id: uuid.UUID | None, actor: str, from_state: str | None, to_state: str,
-                              reason: str) -> None:
+                              reason: str, also: str = "") -> None:
     """A transition's UPDATE (``change``, its parameters ``args`` as $1..$n) and its history row in one statement,
-    one round trip."""
-    await conn.execute(_change_with_history(change, len(args)), *args,
+    one round trip; ``also``, a second data-modifying statement (same parameters), goes with them."""
+    await conn.execute(_change_with_history(change, len(args), also), *args,
                        subject, item_id, task_id, actor, from_state, to_state, reason)
 
 

@@ -16,7 +16,7 @@ from annotary_common.telemetry import continue_item_trace, set_ids
 from annotary_orchestrator.domain.results import InvalidResult, parse_result
 from annotary_orchestrator.domain.states import ItemState, TaskState, item_state_after_submit
 from annotary_orchestrator.service_layer import transitions
-from annotary_orchestrator.service_layer.annotators import count_submitted, lock_annotator
+from annotary_orchestrator.service_layer.annotators import lock_annotator
 from annotary_orchestrator.service_layer.common import (
     PRODUCER,
     LockedItem,
@@ -89,8 +89,7 @@ async def submit_task(conn: asyncpg.Connection, task_id: str, annotator_id: str,
             counts = await round_counts(conn, task.item_id, task.round)
             return SubmitOutcome(task=view, item_complete=counts.submitted == counts.slots)
         await check_holder(conn, task, annotator)
-        await transitions.submit(conn, task, annotator, regions, lead_time_ms)
-        await count_submitted(conn, project_id, annotator, qualification=task.qualification)
+        await transitions.submit(conn, task, annotator, regions, lead_time_ms)  # counted for the annotator too
         if task.gold:  # no item transition: the gold item is not locked, annotators submit it in parallel
             await _emit_gold_submitted(conn, task)
             complete = True
@@ -117,14 +116,19 @@ async def _settle_item(conn: asyncpg.Connection, item: LockedItem, annotator: st
     The item lock serialises the last submissions of a round: the count below sees every committed one, so exactly
     one transaction finds the round complete and emits task.submitted.
     """
-    counts = await round_counts(conn, item.item_id, item.round)
-    new_state = item_state_after_submit(item.state, counts.submitted, counts.slots)
+    # The round's slots with their submissions, one read: the counts, and the event's submissions when complete.
+    slots = await conn.fetch(
+        f"SELECT state, {_SUBMISSION_COLUMNS} FROM tasks WHERE item_id = $1 AND round = $2 AND NOT gold ORDER BY slot",
+        item.item_id, item.round,
+    )
+    submitted = [row for row in slots if row["state"] == "submitted"]
+    new_state = item_state_after_submit(item.state, len(submitted), len(slots))
     if new_state is not item.state:
         reason = "all slots submitted" if new_state is ItemState.SUBMITTED else "first submissions in"
         await set_item_state(conn, item, new_state, actor=annotator, reason=reason, task_id=task_id)
     complete = new_state is ItemState.SUBMITTED and item.state is not ItemState.SUBMITTED
     if complete:
-        await _emit_task_submitted(conn, item)
+        await _emit_task_submitted(conn, item, [_submission(row) for row in submitted])
     return complete
 
 
@@ -141,23 +145,14 @@ def _submission(row: asyncpg.Record) -> events_pb2.Submission:
     return sub
 
 
-async def submissions_of(conn: asyncpg.Connection, item_id: uuid.UUID, round_: int) -> list[events_pb2.Submission]:
-    rows = await conn.fetch(
-        f"SELECT {_SUBMISSION_COLUMNS} FROM tasks"
-        " WHERE item_id = $1 AND round = $2 AND state = 'submitted' AND NOT gold ORDER BY slot",
-        item_id, round_,
-    )
-    return [_submission(row) for row in rows]
-
-
 def _snapshot(raw: bytes) -> events_pb2.ItemSnapshot:
     snapshot = events_pb2.ItemSnapshot()
     snapshot.ParseFromString(raw)
     return snapshot
 
 
-async def _emit_task_submitted(conn: asyncpg.Connection, item: LockedItem) -> None:
-    submissions = await submissions_of(conn, item.item_id, item.round)
+async def _emit_task_submitted(conn: asyncpg.Connection, item: LockedItem,
+                               submissions: list[events_pb2.Submission]) -> None:
     payload = events_pb2.TaskSubmitted(item=_snapshot(item.snapshot), submissions=submissions, round=item.round)
     # The event continues the item's trace (from its ingestion), linked to the submit request's own trace.
     with continue_item_trace("task.submitted", item.trace_context, project_id=item.project_id, item_id=item.item_id):

@@ -56,12 +56,13 @@ async def lock_task(conn: asyncpg.Connection, task_id: uuid.UUID) -> TaskRow:
 
 
 async def _write(conn: asyncpg.Connection, task: TaskRow, to_state: TaskState, actor: str, reason: str, change: str,
-                 *args: Any) -> None:
-    """The task's UPDATE (``args`` as $1..$n, the task id first) with its history row, one statement."""
+                 *args: Any, also: str = "") -> None:
+    """The task's UPDATE (``args`` as $1..$n, the task id first) with its history row (and ``also``), one
+    statement."""
     check_task_transition(task.state, to_state)
     await change_with_history(conn, change, task.task_id, *args, subject="task", item_id=task.item_id,
                               task_id=task.task_id, actor=actor, from_state=task.state, to_state=to_state,
-                              reason=reason)
+                              reason=reason, also=also)
 
 
 # A lease: $2 the annotator, $3 the lease's seconds, $4 the schema version, $5 whether it is a qualification task.
@@ -120,12 +121,16 @@ async def release(conn: asyncpg.Connection, task: TaskRow, *, actor: str, reason
 
 async def submit(conn: asyncpg.Connection, task: TaskRow, annotator: str, regions: list[Any],
                  lead_time_ms: int) -> None:
-    """``assigned -> submitted``: the holder's result."""
+    """``assigned -> submitted``: the holder's result, counted in the annotator's ``submitted`` (or
+    ``qualification_submitted``) in the same statement (the caller holds the annotator's row)."""
+    column = "qualification_submitted" if task.qualification else "submitted"
     await _write(
         conn, task, TaskState.SUBMITTED, annotator, "submitted",
         "UPDATE tasks SET state = 'submitted', result_json = $2::jsonb, lead_time_ms = $3, submitted_at = now(),"
         " lease_expires_at = NULL, updated_at = now() WHERE task_id = $1",
-        json.dumps(regions), lead_time_ms)
+        json.dumps(regions), lead_time_ms, task.project_id, annotator,
+        also=f"UPDATE annotators SET {column} = {column} + 1, updated_at = now()"
+             " WHERE project_id = $4 AND annotator_id = $5")
 
 
 async def transition_task(conn: asyncpg.Connection, task: TaskRow, to_state: TaskState | str, *, actor: str,
