@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import re
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -90,20 +91,38 @@ class Position:
     record_id: str
 
 
+# $1..$5 the group, topic, partition, offset and id of the record read last; $6 the id of the log's first record
+# when this run read it (else null: the record read last is the first when its offset is 0).
 _SAVE_POSITION = """
 INSERT INTO consumer_positions AS p (consumer_group, topic, partition, next_offset, record_id, first_id)
-VALUES ($1, $2, $3, $4::bigint + 1, $5, CASE WHEN $4::bigint = 0 THEN $5 END)
+VALUES ($1, $2, $3, $4::bigint + 1, $5, COALESCE($6::text, CASE WHEN $4::bigint = 0 THEN $5 END))
 ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET
     next_offset = EXCLUDED.next_offset,
     record_id = EXCLUDED.record_id,
-    first_id = CASE WHEN $4::bigint = 0 THEN EXCLUDED.record_id ELSE p.first_id END,
+    first_id = COALESCE($6::text, CASE WHEN $4::bigint = 0 THEN EXCLUDED.record_id ELSE p.first_id END),
     updated_at = now()
 """
+_INBOX = ("INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::uuid[])"
+          " ON CONFLICT DO NOTHING RETURNING event_id")
+# The inbox rows and the position in one statement ($1, $2 the inbox's; $3..$8 the position's).
+_INBOX_AND_POSITION = ("WITH position AS (" + re.sub(r"\$(\d)", lambda m: f"${int(m[1]) + 2}", _SAVE_POSITION)
+                       + ") " + _INBOX)
+
+
+def _position_args(positions: Sequence[Position | None]) -> tuple[Any, ...] | None:
+    """One run's positions (one partition's: the record read last, after the log's first record when the run read
+    it) as :data:`_SAVE_POSITION`'s parameters; None when there is none."""
+    given = [p for p in positions if p is not None]
+    if not given:
+        return None
+    last = given[-1]
+    first = next((p.record_id for p in given[:-1] if p.offset == 0), None)
+    return last.group, last.topic, last.partition, last.offset, last.record_id, first
 
 
 async def save_position(conn: asyncpg.Connection, position: Position) -> None:
     await conn.execute(_SAVE_POSITION, position.group, position.topic, position.partition, position.offset,
-                       position.record_id)
+                       position.record_id, None)
 
 
 def record_id(raw: bytes | None) -> str:
@@ -125,15 +144,12 @@ async def apply_batch(
     ``positions`` (where the events came in) are saved in the same transaction either way, so a group never resumes
     past an effect it has not kept."""
     with deferred() as metric_updates:  # the handler's metric updates count once, when its transaction commits
+        ids = [uuid.UUID(e.event_id) for e in events]
+        position = _position_args(positions)
         async with pool.acquire() as conn, conn.transaction():
-            new_ids = {r["event_id"] for r in await conn.fetch(
-                "INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::uuid[])"
-                " ON CONFLICT DO NOTHING RETURNING event_id",
-                consumer, [uuid.UUID(e.event_id) for e in events],
-            )}
-            for position in positions:
-                if position is not None:
-                    await save_position(conn, position)
+            rows = await (conn.fetch(_INBOX, consumer, ids) if position is None else
+                          conn.fetch(_INBOX_AND_POSITION, consumer, ids, *position))
+            new_ids = {r["event_id"] for r in rows}
             fresh = []
             for event in events:  # a re-publication may sit next to its first copy
                 ident = uuid.UUID(event.event_id)
