@@ -569,15 +569,17 @@ class Chaos:
         deadline = time.monotonic() + self.config.settle_timeout_s
         while True:
             state = await self._db_state()
-            leased = sum(1 for t in state["tasks"] if t["state"] == "assigned")
-            settled = (
-                all(s in TERMINAL_ITEM_STATES | WAITING_ITEM_STATES for s in state["items"].values())
-                and len(state["items"]) == len(self.items)
-                and all(state["exported"].get(i) for i, s in state["items"].items() if s == "accepted")
-                and leased == 0
-                and state["unpublished"] == 0
-            )
-            if settled or time.monotonic() > deadline:
+            unsettled = {
+                "items_not_done": sum(1 for s in state["items"].values()
+                                      if s not in TERMINAL_ITEM_STATES | WAITING_ITEM_STATES),
+                "items_unknown": len(self.items) - len(state["items"]),
+                "accepted_not_exported": sum(1 for i, s in state["items"].items()
+                                             if s == "accepted" and not state["exported"].get(i)),
+                "leased": sum(1 for t in state["tasks"] if t["state"] == "assigned"),
+                "unpublished": state["unpublished"],
+            }
+            state["unsettled"] = {k: v for k, v in unsettled.items() if v}  # what was still open at the deadline
+            if not state["unsettled"] or time.monotonic() > deadline:
                 return state
             await asyncio.sleep(1.0)
 
@@ -674,6 +676,7 @@ class Chaos:
             note("stuck", f"task {tid} still leased after settling")
         return {
             "settle_s": round(settle_s, 1),
+            "unsettled": state["unsettled"],
             "items": {"total": len(self.items), "states": dict(Counter(state["items"].values()))},
             "lost": len(problems["lost"]),
             "duplicated": len(problems["duplicated"]),
