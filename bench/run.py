@@ -117,16 +117,21 @@ async def _settle_models(run: Running, timeout_s: float) -> dict[str, Any]:
     started = time.monotonic()
     try:
         while True:
-            row = await conn.fetchrow(
-                "SELECT (SELECT count(*) FROM preannotate.training_jobs WHERE state IN ('queued', 'running')) AS jobs,"
-                " (SELECT count(*) FROM preannotate.items WHERE needs_score) AS unscored")
-            assert row is not None
-            if not (row["jobs"] or row["unscored"]) or time.monotonic() - started > timeout_s:
-                return {"settle_s": round(time.monotonic() - started, 1), "jobs_left": row["jobs"],
-                        "unscored_left": row["unscored"]}
+            jobs, unscored = await _model_work(conn)
+            if not (jobs or unscored) or time.monotonic() - started > timeout_s:
+                return {"settle_s": round(time.monotonic() - started, 1), "jobs_left": jobs, "unscored_left": unscored}
             await asyncio.sleep(1.0)
     finally:
         await conn.close()
+
+
+async def _model_work(conn: asyncpg.Connection) -> tuple[int, int]:
+    """preannotate's training jobs queued or running, and its items waiting to be scored."""
+    row = await conn.fetchrow(
+        "SELECT (SELECT count(*) FROM preannotate.training_jobs WHERE state IN ('queued', 'running')) AS jobs,"
+        " (SELECT count(*) FROM preannotate.items WHERE needs_score) AS unscored")
+    assert row is not None
+    return int(row["jobs"]), int(row["unscored"])
 
 
 async def _quiet(run: Running, timeout_s: float, still_s: float = 2.0) -> dict[str, Any]:
@@ -143,12 +148,11 @@ async def _quiet(run: Running, timeout_s: float, still_s: float = 2.0) -> dict[s
         while time.monotonic() - started < timeout_s:
             await asyncio.sleep(still_s)
             now = await conn.fetchval(written)
-            gauges = await _gauges(run, ("annotary_consumer_lag", "annotary_outbox_backlog"))
-            models = await conn.fetchrow(
-                "SELECT (SELECT count(*) FROM preannotate.training_jobs WHERE state IN ('queued', 'running')) AS jobs,"
-                " (SELECT count(*) FROM preannotate.items WHERE needs_score) AS unscored")
-            assert models is not None
-            if now == before and not any(gauges.values()) and not (models["jobs"] or models["unscored"]):
+            try:
+                behind = await _metrics_by_service(run, ("annotary_consumer_lag", "annotary_outbox_backlog"))
+            except httpx.TimeoutException:  # a service too busy to answer in time is not at rest
+                behind = {"busy": {"no answer": 1.0}}
+            if now == before and not any(any(v.values()) for v in behind.values()) and not any(await _model_work(conn)):
                 return {"settle_s": round(time.monotonic() - started, 1), "quiet": True}
             before = now
         return {"settle_s": round(time.monotonic() - started, 1), "quiet": False}
@@ -156,20 +160,21 @@ async def _quiet(run: Running, timeout_s: float, still_s: float = 2.0) -> dict[s
         await conn.close()
 
 
-async def _gauges(run: Running, names: Sequence[str]) -> dict[str, float]:
-    """The sum over every service of each named metric (its /metrics)."""
-    totals = dict.fromkeys(names, 0.0)
+async def _metrics_by_service(run: Running, names: Sequence[str]) -> dict[str, dict[str, float]]:
+    """Per live service, the sum of each named sample over its label sets (from its /metrics)."""
     async with httpx.AsyncClient(timeout=10.0) as http:
-        for name, port in run.stack.http_ports.items():
-            if not run.stack.procs[name].alive:
-                continue
+        async def one(service: str, port: int) -> tuple[str, dict[str, float]]:
             reply = await http.get(f"http://127.0.0.1:{port}/metrics")
             reply.raise_for_status()
+            totals = dict.fromkeys(names, 0.0)
             for family in text_string_to_metric_families(reply.text):
                 for sample in family.samples:
                     if sample.name in totals:
                         totals[sample.name] += sample.value
-    return totals
+            return service, totals
+
+        return dict(await asyncio.gather(*(one(service, port) for service, port in run.stack.http_ports.items()
+                                           if run.stack.procs[service].alive)))
 
 
 async def _db_counters(run: Running) -> dict[str, int]:
@@ -192,16 +197,8 @@ async def _db_counters(run: Running) -> dict[str, int]:
 
 
 async def _statements_by_service(run: Running) -> dict[str, int]:
-    async with httpx.AsyncClient(timeout=10.0) as http:
-        async def one(name: str, port: int) -> tuple[str, int]:
-            reply = await http.get(f"http://127.0.0.1:{port}/metrics")
-            reply.raise_for_status()
-            count = sum(sample.value for family in text_string_to_metric_families(reply.text)
-                        for sample in family.samples if sample.name == "annotary_db_query_duration_seconds_count")
-            return name, int(count)
-
-        return dict(await asyncio.gather(*(one(name, port) for name, port in run.stack.http_ports.items()
-                                           if run.stack.procs[name].alive)))
+    count = "annotary_db_query_duration_seconds_count"
+    return {service: int(m[count]) for service, m in (await _metrics_by_service(run, (count,))).items()}
 
 
 async def _import(admin: Admin, project_id: str, texts: list[str], chunk: int, meter: CpuMeter) -> dict[str, Any]:
@@ -287,8 +284,8 @@ async def annotary_phase(run: Running, sizes: Sizes, out: dict[str, Any]) -> Non
             log.info("import %d: %.1fs (%.0f items/s; requests %.1fs, then the queue %.1fs)", n, result["seconds"],
                      result["items_per_s"], result["requests_s"], result["queue_lag_s"])
 
-        # (b), Annotary's half, the rest, on a machine still quiet: next task on the biggest project, submits on the
-        # smallest; then QA catches up before (a) starts.
+        # (b), Annotary's half, the rest: next task on the biggest project, submits on the smallest (each at rest,
+        # as below); then QA catches up before (a) starts.
         big, small = compare_projects[max(sizes.imports)], compare_projects[min(sizes.imports)]
         # What an annotator sees while the pre-annotation pass over the imports still runs (printed, not a goal) ...
         log.info("next-task loop during the pre-annotation pass, %d iterations ...", sizes.next_iterations)

@@ -251,6 +251,13 @@ async def test_gold_items_are_served_at_the_ratio_and_look_like_any_other(pool: 
     assert stats.gold_items == 3 and "gold" not in stats.item_states
     assert sum(stats.item_states.values()) == 20
     assert sum(stats.task_states.values()) == 20  # gold tasks are outside the task counts too
+    # The counters the ratio is worked out from, as leases (one at a time or several per call) and submits keep them
+    carol = await lease_k(pool, pid, "carol", 4)
+    assert "".join("G" if t.is_gold else "R" for t in carol.tasks) == "GRRR"
+    counters = {r["annotator_id"]: (r["served_total"], r["gold_served"], r["submitted"]) for r in await pool.fetch(
+        "SELECT annotator_id, served_total, gold_served, submitted FROM annotators WHERE project_id = $1",
+        uuid.UUID(pid))}
+    assert counters == {"alice": (13, 3, 12), "bob": (1, 1, 0), "carol": (4, 1, 0)}
 
 
 async def test_gold_submission_emits_its_own_task_submitted(pool: asyncpg.Pool, make_project: Any,

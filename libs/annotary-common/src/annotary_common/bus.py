@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import re
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -61,19 +60,22 @@ def one_by_one(handler: Handler) -> BatchHandler:
     return handle_all
 
 
+def _consume_span_args(event: Event, attributes: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Name, parent (the event's trace: its envelope's context) and attributes of the span of handling ``event``."""
+    return {"name": f"consume {event.envelope.type}", "context": context_from(event.envelope.trace_context),
+            "attributes": {**(attributes or {}), "annotary.event_id": event.event_id, **ids_of(event.payload)}}
+
+
 def consume_span(event: Event, attributes: dict[str, Any] | None = None) -> Any:
     """The span of handling ``event``: it continues the event's trace (its envelope's context)."""
-    return tracer.start_as_current_span(
-        f"consume {event.envelope.type}", context=context_from(event.envelope.trace_context),
-        attributes={**(attributes or {}), "annotary.event_id": event.event_id, **ids_of(event.payload)})
+    return tracer.start_as_current_span(**_consume_span_args(event, attributes))
 
 
 def consumed_context(event: Event) -> dict[str, str]:
     """The span :func:`consume_span` makes for ``event``, started and ended here without being entered (a run of
     thousands of events pays for no context switches), and the trace context that continues from it (a carrier for
     ``traceparent``)."""
-    span = tracer.start_span(f"consume {event.envelope.type}", context=context_from(event.envelope.trace_context),
-                             attributes={"annotary.event_id": event.event_id, **ids_of(event.payload)})
+    span = tracer.start_span(**_consume_span_args(event))
     carrier: dict[str, str] = {}
     propagate.inject(carrier, context=trace.set_span_in_context(span))
     span.end()
@@ -102,11 +104,11 @@ ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET
     first_id = COALESCE($6::text, CASE WHEN $4::bigint = 0 THEN EXCLUDED.record_id ELSE p.first_id END),
     updated_at = now()
 """
-_INBOX = ("INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::uuid[])"
+_INBOX = ("INSERT INTO inbox (consumer, event_id) SELECT ${consumer}, unnest(${ids}::uuid[])"
           " ON CONFLICT DO NOTHING RETURNING event_id")
-# The inbox rows and the position in one statement ($1, $2 the inbox's; $3..$8 the position's).
-_INBOX_AND_POSITION = ("WITH position AS (" + re.sub(r"\$(\d)", lambda m: f"${int(m[1]) + 2}", _SAVE_POSITION)
-                       + ") " + _INBOX)
+# The inbox rows alone ($1, $2), or with the position in one statement ($1..$6 the position's, then $7, $8).
+_INBOX_ONLY = _INBOX.format(consumer=1, ids=2)
+_INBOX_AND_POSITION = f"WITH position AS ({_SAVE_POSITION}) " + _INBOX.format(consumer=7, ids=8)
 
 
 def _position_args(positions: Sequence[Position | None]) -> tuple[Any, ...] | None:
@@ -121,8 +123,7 @@ def _position_args(positions: Sequence[Position | None]) -> tuple[Any, ...] | No
 
 
 async def save_position(conn: asyncpg.Connection, position: Position) -> None:
-    await conn.execute(_SAVE_POSITION, position.group, position.topic, position.partition, position.offset,
-                       position.record_id, None)
+    await conn.execute(_SAVE_POSITION, *(_position_args([position]) or ()))
 
 
 def record_id(raw: bytes | None) -> str:
@@ -147,12 +148,11 @@ async def apply_batch(
         ids = [uuid.UUID(e.event_id) for e in events]
         position = _position_args(positions)
         async with pool.acquire() as conn, conn.transaction():
-            rows = await (conn.fetch(_INBOX, consumer, ids) if position is None else
-                          conn.fetch(_INBOX_AND_POSITION, consumer, ids, *position))
+            rows = await (conn.fetch(_INBOX_ONLY, consumer, ids) if position is None else
+                          conn.fetch(_INBOX_AND_POSITION, *position, consumer, ids))
             new_ids = {r["event_id"] for r in rows}
             fresh = []
-            for event in events:  # a re-publication may sit next to its first copy
-                ident = uuid.UUID(event.event_id)
+            for event, ident in zip(events, ids, strict=True):  # a re-publication may sit next to its first copy
                 if ident in new_ids:
                     new_ids.discard(ident)
                     fresh.append(event)

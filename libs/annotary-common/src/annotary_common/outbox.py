@@ -58,16 +58,18 @@ SELECT pg_notify(current_schema() || '_outbox', '')
 """
 
 
+_MARK_ROWS_SQL = "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])"
 # The highest offset a partition acknowledged and the first of its latest batch; offsets only grow.
 _SAVE_OFFSETS_SQL = """
-INSERT INTO outbox_offsets (topic, partition, last_offset, batch_offset) {values}
+INSERT INTO outbox_offsets (topic, partition, last_offset, batch_offset)
+SELECT * FROM unnest(${0}::text[], ${1}::int[], ${2}::bigint[], ${3}::bigint[])
 ON CONFLICT (topic, partition) DO UPDATE
 SET last_offset = GREATEST(outbox_offsets.last_offset, EXCLUDED.last_offset),
     batch_offset = GREATEST(outbox_offsets.batch_offset, EXCLUDED.batch_offset)
 """
 # A batch the broker acknowledged: its rows marked published and the offsets saved, one statement (atomic alone).
-_MARK_PUBLISHED_SQL = "WITH published AS (UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])) " + \
-    _SAVE_OFFSETS_SQL.format(values="SELECT * FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[])")
+_MARK_PUBLISHED_SQL = f"WITH published AS ({_MARK_ROWS_SQL}) " + _SAVE_OFFSETS_SQL.format(2, 3, 4, 5)
+_SAVE_OFFSETS_ALONE_SQL = _SAVE_OFFSETS_SQL.format(1, 2, 3, 4)
 
 
 async def add_event(conn: asyncpg.Connection, topic: str, key: str, payload: Message, producer: str) -> str:
@@ -211,20 +213,20 @@ class OutboxRelay:
                         extra={"schema": self._schema, "unserved": unserved, "batch": len(rows)})
             lost = sorted(low)
         ids = [r["id"] for r in rows]
-        offsets = [(t, p, o, low[(t, p)]) for (t, p), o in high.items()]
+        offsets = [[t for t, _ in high], [p for _, p in high], list(high.values()), [low[tp] for tp in high]]
         if not lost and not unserved:  # the usual case: the rows and the offsets in one statement
             async with self._pool.acquire() as conn:
-                await conn.execute(_MARK_PUBLISHED_SQL, ids, *(list(column) for column in zip(*offsets, strict=True)))
+                await conn.execute(_MARK_PUBLISHED_SQL, ids, *offsets)
         else:
             async with self._pool.acquire() as conn, conn.transaction():
-                await conn.execute("UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", ids)
+                await conn.execute(_MARK_ROWS_SQL, ids)
                 if lost:
                     # the broker's log restarted below offsets it acknowledged before: everything published may be
                     # gone, this batch too (a broker whose topic was re-created under it may not serve what it
                     # just acknowledged); queue it all again (same event ids) and forget the old offsets
                     await self._queue_again(conn, lost)
                 if not unserved:  # offsets of records it does not serve say nothing
-                    await conn.executemany(_SAVE_OFFSETS_SQL.format(values="VALUES ($1, $2, $3, $4)"), offsets)
+                    await conn.execute(_SAVE_OFFSETS_ALONE_SQL, *offsets)
         if lost:
             self._acked, self._marks = {}, {}
             self._verify_until = asyncio.get_running_loop().time() + self._verify_window_s

@@ -110,11 +110,8 @@ async def _describe_all(store: ObjectStore, checked: list[tuple[int, RawItem, Ch
     for index, raw, item in checked:  # text is described here, at once: a task per item cost more than the hashing
         if item.text is None:
             media.append((index, raw, item))
-            continue
-        try:
+        else:
             described[index] = describe_text(item.text)
-        except ItemInvalid as exc:
-            described[index] = f"{raw.origin}{exc}"
 
     async def one(index: int, raw: RawItem, item: CheckedItem) -> tuple[int, Content | str]:
         nonlocal total

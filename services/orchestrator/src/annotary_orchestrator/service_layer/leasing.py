@@ -171,7 +171,6 @@ async def _lease(conn: asyncpg.Connection, project: Project, annotator: str, cou
                                  phase_=phase_)
     picked: list[TaskRow] = []
     served, gold_served = standing.served_total, standing.gold_served
-    counted = 0  # regular leases whose statement counted them in served_total already
     for _ in range(allowed):
         task: TaskRow | None
         if phase_ is Phase.QUALIFYING:
@@ -182,15 +181,15 @@ async def _lease(conn: asyncpg.Connection, project: Project, annotator: str, cou
                 task = await _lease_gold(conn, project, annotator, qualification=False)
             if task is None:
                 task = await _lease_regular(conn, project, annotator)
-                counted += task is not None
             if task is not None:
                 served += 1
                 gold_served += task.gold
         if task is None:
             break
         picked.append(task)
-    await count_served(conn, pid, annotator, served=served - standing.served_total - counted,
-                       gold=gold_served - standing.gold_served)
+    # A regular lease's own statement counted it in served_total; the gold ones (not qualification) are left.
+    new_gold = gold_served - standing.gold_served
+    await count_served(conn, pid, annotator, served=new_gold, gold=new_gold)
     # Items after all slots, in id order (the lock order of every transaction that locks several items).
     by_item = {t.item_id: t for t in picked if not t.gold}
     for item in await lock_items(conn, by_item):
