@@ -19,7 +19,7 @@ import contextlib
 import hashlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -30,12 +30,13 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
+from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 
 from annotary_common.events import Event, UndecodableEvent, parse_event
 from annotary_common.metrics import EVENTS, apply_deferred, deferred
 from annotary_common.settings import CommonSettings
-from annotary_common.telemetry import context_from, ids_of
+from annotary_common.telemetry import context_from, ids_of, spans_exported
 from annotary_common.topics import ALL_TOPICS, dead_letter_topic
 
 log = logging.getLogger(__name__)
@@ -67,14 +68,30 @@ def _consume_span_args(event: Event, attributes: dict[str, Any] | None = None) -
 
 
 def consume_span(event: Event, attributes: dict[str, Any] | None = None) -> Any:
-    """The span of handling ``event``: it continues the event's trace (its envelope's context)."""
+    """The span of handling ``event``: it continues the event's trace (its envelope's context). When no span is
+    exported (:func:`spans_exported`) none is made: the envelope's context becomes current, so logs and the events
+    staged inside carry the producer's trace."""
+    if not spans_exported():
+        return _producer_context(event)
     return tracer.start_as_current_span(**_consume_span_args(event, attributes))
+
+
+@contextlib.contextmanager
+def _producer_context(event: Event) -> Iterator[None]:
+    token = otel_context.attach(context_from(event.envelope.trace_context))
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
 
 
 def consumed_context(event: Event) -> dict[str, str]:
     """The span :func:`consume_span` makes for ``event``, started and ended here without being entered (a run of
     thousands of events pays for no context switches), and the trace context that continues from it (a carrier for
-    ``traceparent``)."""
+    ``traceparent``). When no span is exported, none is made (the SDK's span cost ~90 µs per event): the envelope's
+    context is the one that continues."""
+    if not spans_exported():
+        return dict(event.envelope.trace_context)
     span = tracer.start_span(**_consume_span_args(event))
     carrier: dict[str, str] = {}
     propagate.inject(carrier, context=trace.set_span_in_context(span))

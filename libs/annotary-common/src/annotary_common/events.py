@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -28,8 +29,10 @@ class Event:
 
 
 def build_envelope(
-    topic: str, key: str, payload: Message, producer: str, event_id: str | None = None
+    topic: str, key: str, payload: Message, producer: str, event_id: str | None = None,
+    trace_context: Mapping[str, str] | None = None,
 ) -> events_pb2.Envelope:
+    """The envelope of ``payload``; it carries ``trace_context`` (default: the current one)."""
     env = events_pb2.Envelope(
         event_id=event_id or str(uuid.uuid4()),
         type=topic,
@@ -38,7 +41,7 @@ def build_envelope(
         key=key,
     )
     env.occurred_at.FromDatetime(datetime.now(UTC))
-    env.trace_context.update(current_trace_context())
+    env.trace_context.update(current_trace_context() if trace_context is None else trace_context)
     return env
 
 

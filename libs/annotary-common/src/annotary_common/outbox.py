@@ -40,6 +40,7 @@ from google.protobuf.message import Message
 
 from annotary_common.events import build_envelope
 from annotary_common.metrics import OUTBOX_PUBLISHED as PUBLISHED
+from annotary_common.telemetry import current_trace_context
 from annotary_common.topics import ALL_TOPICS
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,8 @@ async def add_events(conn: asyncpg.Connection, events: Sequence[tuple[str, str, 
     statement; returns their event ids."""
     if not events:
         return []
-    envelopes = [build_envelope(topic, key, payload, producer) for topic, key, payload in events]
+    carrier = current_trace_context()  # one context for the whole call: read once
+    envelopes = [build_envelope(topic, key, payload, producer, trace_context=carrier) for topic, key, payload in events]
     await conn.execute(
         _ADD_MANY_SQL,
         [uuid.UUID(env.event_id) for env in envelopes],

@@ -20,7 +20,7 @@ from typing import Any
 import grpc
 from opentelemetry import context, propagate, trace
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
@@ -33,6 +33,25 @@ ATTR_TASK = "annotary.task_id"
 _provider: TracerProvider | None = None
 
 
+class ServiceTracerProvider(TracerProvider):
+    """The SDK's provider, knowing whether its ended spans go anywhere (a span processor was added: an exporter, or a
+    test's in-memory one). Without one a span is made only to carry ids: see :func:`spans_exported`."""
+
+    exporting = False
+
+    def add_span_processor(self, span_processor: SpanProcessor) -> None:
+        super().add_span_processor(span_processor)
+        self.exporting = True
+
+
+def spans_exported() -> bool:
+    """Whether ended spans are received by anything. False only under :class:`ServiceTracerProvider` with no span
+    processor (no collector configured): per-event spans are then skipped and the producer's context is carried on
+    as it came (same trace id; each request still gets its ids, so logs keep their trace ids). A provider installed
+    by anyone else counts as exporting."""
+    return bool(getattr(trace.get_tracer_provider(), "exporting", True))
+
+
 def configure_tracing(service: str, otlp_endpoint: str = "") -> TracerProvider:
     """Install a tracer provider named after the service; export over OTLP/gRPC when an endpoint is set (the
     argument, else ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` / ``OTEL_EXPORTER_OTLP_ENDPOINT``)."""
@@ -42,7 +61,7 @@ def configure_tracing(service: str, otlp_endpoint: str = "") -> TracerProvider:
         or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "")
         or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "")
     )
-    provider = TracerProvider(resource=Resource.create({"service.name": f"annotary-{service}"}))
+    provider = ServiceTracerProvider(resource=Resource.create({"service.name": f"annotary-{service}"}))
     if endpoint:
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
