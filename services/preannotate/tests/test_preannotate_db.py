@@ -8,7 +8,7 @@ import asyncpg
 import pytest
 
 from annotary.events.v1 import events_pb2
-from annotary_common.bus import PermanentError, apply_once
+from annotary_common.bus import PermanentError, apply_batch, apply_once
 from annotary_common.events import Event, build_envelope, parse_event
 from annotary_common.topics import ITEM_INGESTED, ITEM_PREANNOTATED
 from annotary_preannotate.service_layer import predictions
@@ -95,3 +95,47 @@ async def test_item_without_id_is_permanent(pool: asyncpg.Pool) -> None:
         await handle(pool, ingested("", ("m1", 0.9, "[]")))
     with pytest.raises(PermanentError, match="item_id 'item-9' is not a UUID"):
         await handle(pool, ingested("item-9", ("m1", 0.9, "[]")))
+
+
+def text_item(item_id: str, project: str, modality: str = "text", text: str = "a review", **more: str) -> Event:
+    payload = events_pb2.ItemIngested(item=events_pb2.ItemSnapshot(item_id=item_id, project_id=project,
+                                                                   modality=modality, text=text, **more))
+    return parse_event(build_envelope(ITEM_INGESTED, item_id, payload, "ingest").SerializeToString())
+
+
+async def test_a_run_of_items_is_kept_set_based_as_one_by_one_would(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        await conn.execute("INSERT INTO projects (project_id, serving_version) VALUES ('served', 'v1'), ('new', NULL)")
+    run = [
+        text_item(iid(10), "served"),
+        text_item(iid(11), "new"),
+        text_item(iid(12), "served", modality="video", text="", media_uri="s3://b/v.mp4"),  # not kept
+        text_item(iid(13), "unknown"),                                                     # no project row yet
+        text_item(iid(10), "served", text="re-imported in the same run"),                 # kept once
+        text_item(iid(14), "served", modality="image", text="", media_uri="s3://b/i.png"),
+        ingested(iid(15), ("m1", 0.9, json.dumps(BOX))),                                  # with a prediction
+    ]
+    applied = await apply_batch(pool, "annotary-preannotate:item.ingested", run, predictions.on_items_ingested)
+    assert applied == len(run)
+    async with pool.acquire() as conn:
+        rows = await conn.fetch("SELECT item_id, project_id, modality, text, needs_score FROM items ORDER BY item_id")
+        stored = await conn.fetchval("SELECT count(*) FROM predictions")
+    assert [(str(r["item_id"]), r["project_id"], r["modality"], r["text"], r["needs_score"]) for r in rows] == [
+        (iid(10), "served", "text", "a review", True),
+        (iid(11), "new", "text", "a review", False),
+        (iid(13), "unknown", "text", "a review", False),
+        (iid(14), "served", "image", "", True),
+    ]
+    assert stored == 1
+    assert [(topic, key) for topic, key, _ in await outbox(pool)] == [(ITEM_PREANNOTATED, iid(15))]
+    # the same run again (re-delivered): the inbox applies none of it
+    assert await apply_batch(pool, "annotary-preannotate:item.ingested", run, predictions.on_items_ingested) == 0
+
+
+async def test_a_run_with_a_bad_item_id_writes_nothing(pool: asyncpg.Pool) -> None:
+    run = [text_item(iid(20), "p"), text_item("item-21", "p")]
+    with pytest.raises(PermanentError, match="item_id 'item-21' is not a UUID"):
+        await apply_batch(pool, "annotary-preannotate:item.ingested", run, predictions.on_items_ingested)
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM items") == 0
+        assert await conn.fetchval("SELECT count(*) FROM inbox") == 0

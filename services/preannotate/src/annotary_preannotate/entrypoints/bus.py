@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 
 from annotary_common import topics
-from annotary_common.bus import Consumer, Handler, one_by_one
+from annotary_common.bus import Consumer, Handler
 from annotary_preannotate.service_layer import flywheel, predictions
 
 
@@ -17,5 +17,6 @@ def handlers(config: flywheel.FlywheelConfig) -> dict[str, Handler]:
 
 def subscribe(consumer: Consumer, config: flywheel.FlywheelConfig) -> None:
     for topic, handler in handlers(config).items():
-        # an import's items in runs, one transaction per run (the handler writes only rows of its own)
-        consumer.subscribe(topic, handler, batch=one_by_one(handler) if topic == topics.ITEM_INGESTED else None)
+        # an import's items in runs, one transaction per run, set-based (the handler writes only rows of its own)
+        consumer.subscribe(topic, handler,
+                           batch=predictions.on_items_ingested if topic == topics.ITEM_INGESTED else None)

@@ -40,20 +40,43 @@ def _item_uuid(item_id: str, topic: str) -> uuid.UUID:
         raise PermanentError(f"{topic}: item.item_id {item_id!r} is not a UUID") from None
 
 
+def _kept(item: events_pb2.ItemSnapshot) -> bool:
+    """Text, image and audio items are kept for the project's model (video is not)."""
+    return bool((item.modality == "text" and item.text) or (item.modality in ("image", "audio") and item.media_uri))
+
+
 async def record_item(conn: asyncpg.Connection, item: events_pb2.ItemSnapshot) -> bool:
     """Keep a text, image or audio item so the project's model can predict and score it (video is not kept)."""
-    if not ((item.modality == "text" and item.text) or (item.modality in ("image", "audio") and item.media_uri)):
-        return False
-    # FOR SHARE orders this with a concurrent promotion (which updates the row): either the promotion sees
-    # this item, or this sees the promoted version.
-    serving = await conn.fetchval("SELECT serving_version FROM projects WHERE project_id = $1 FOR SHARE",
-                                  item.project_id)
-    inserted = await conn.fetchval(
-        "INSERT INTO items (item_id, project_id, modality, text, media_uri, needs_score) "
-        "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (item_id) DO NOTHING RETURNING true",
-        _item_uuid(item.item_id, topics.ITEM_INGESTED), item.project_id, item.modality, item.text, item.media_uri,
-        serving is not None)
-    return bool(inserted)
+    return bool(await record_items(conn, [item]))
+
+
+# FOR SHARE orders the items with a concurrent promotion (which updates the project's row): either the promotion
+# sees them, or they see the promoted version. Rows locked in project id order, as every batch does.
+_SERVING_SQL = """
+SELECT project_id, serving_version FROM projects WHERE project_id = ANY($1::text[])
+ORDER BY project_id FOR SHARE
+"""
+_RECORD_SQL = """
+INSERT INTO items (item_id, project_id, modality, text, media_uri, needs_score)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[])
+ON CONFLICT (item_id) DO NOTHING
+RETURNING item_id
+"""
+
+
+async def record_items(conn: asyncpg.Connection, items: Sequence[events_pb2.ItemSnapshot]) -> set[uuid.UUID]:
+    """:func:`record_item` for a run of items, in two statements; returns the ids it kept now (an id kept before,
+    or twice in the run, is kept once). Raises ``PermanentError`` for an id that is not a UUID, before writing."""
+    kept = [(_item_uuid(item.item_id, topics.ITEM_INGESTED), item) for item in items if _kept(item)]
+    if not kept:
+        return set()
+    serving = {row["project_id"]: row["serving_version"] for row in
+               await conn.fetch(_SERVING_SQL, sorted({item.project_id for _, item in kept}))}
+    rows = await conn.fetch(
+        _RECORD_SQL, [item_id for item_id, _ in kept], [item.project_id for _, item in kept],
+        [item.modality for _, item in kept], [item.text for _, item in kept], [item.media_uri for _, item in kept],
+        [serving.get(item.project_id) is not None for _, item in kept])
+    return {row["item_id"] for row in rows}
 
 
 async def on_annotation_accepted(conn: asyncpg.Connection, event: Event, config: FlywheelConfig) -> None:

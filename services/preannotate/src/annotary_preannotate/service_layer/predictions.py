@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 
 import asyncpg
 
 from annotary.events.v1 import events_pb2
 from annotary_common import outbox, topics
-from annotary_common.bus import PermanentError
+from annotary_common.bus import PermanentError, consume_span
 from annotary_common.events import Event
 from annotary_preannotate.domain.predictions import problem
 from annotary_preannotate.service_layer import flywheel
@@ -26,6 +27,21 @@ async def on_item_ingested(conn: asyncpg.Connection, event: Event) -> None:
         raise PermanentError(f"expected ItemIngested, got {type(event.payload).__name__}")
     await store_imported_predictions(conn, event.payload)
     await flywheel.record_item(conn, event.payload.item)
+
+
+async def on_items_ingested(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
+    """Batch handler of a run of item.ingested (one transaction, as :func:`on_item_ingested` on each in turn): the
+    items kept for the model in two statements whatever the run's length; imported predictions (rare) per event,
+    each in its event's span. A bad event fails the run, which the consumer then splits down to that event."""
+    for event in events:
+        if not isinstance(event.payload, events_pb2.ItemIngested):
+            raise PermanentError(f"expected ItemIngested, got {type(event.payload).__name__}")
+    payloads = [event.payload for event in events if isinstance(event.payload, events_pb2.ItemIngested)]
+    for event, payload in zip(events, payloads, strict=True):
+        if payload.predictions:
+            with consume_span(event):
+                await store_imported_predictions(conn, payload)
+    await flywheel.record_items(conn, [payload.item for payload in payloads])
 
 
 async def store_imported_predictions(conn: asyncpg.Connection,
