@@ -3,7 +3,8 @@
 One trace follows an item: the context travels in every event envelope (``trace_context``), in gRPC metadata (the
 interceptors below) and in HTTP headers (annotation-api's middleware). Spans carry the ids they know as
 ``annotary.project_id``, ``annotary.item_id`` and ``annotary.task_id``. Spans are exported over OTLP/gRPC when
-``ANNOTARY_OTLP_ENDPOINT`` (or the standard ``OTEL_EXPORTER_OTLP_ENDPOINT``) is set.
+``ANNOTARY_OTLP_ENDPOINT`` (or the standard ``OTEL_EXPORTER_OTLP_ENDPOINT``) is set; without one, per-event
+consume spans are not made (see :func:`spans_exported`).
 """
 
 from __future__ import annotations
