@@ -5,7 +5,6 @@ nothing receives them, the producer's context then carried on unchanged, so the 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import asyncpg
 import pytest
@@ -40,18 +39,6 @@ def unexported(monkeypatch: pytest.MonkeyPatch) -> ServiceTracerProvider:
     return provider
 
 
-@pytest.fixture(scope="module")
-def exported() -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider):
-        provider = TracerProvider()
-        trace.set_tracer_provider(provider)
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    yield exporter
-    exporter.shutdown()
-
-
 def test_a_service_provider_exports_once_a_span_processor_is_added() -> None:
     provider = ServiceTracerProvider()
     assert provider.exporting is False
@@ -83,11 +70,11 @@ def test_unexported_consumption_of_an_event_without_context_stays_without(unexpo
         assert current_trace_context() == {}
 
 
-def test_exported_consumption_makes_a_child_span_of_the_producers(exported: InMemorySpanExporter) -> None:
+def test_exported_consumption_makes_a_child_span_of_the_producers(spans: InMemorySpanExporter) -> None:
     assert spans_exported()
     event = ingested(CARRIER)
     carried = bus.consumed_context(event)
-    span = next(s for s in exported.get_finished_spans() if s.attributes.get("annotary.event_id") == event.event_id)
+    span = next(s for s in spans.get_finished_spans() if s.attributes.get("annotary.event_id") == event.event_id)
     assert span.name == "consume item.ingested"
     assert format(span.context.trace_id, "032x") == TRACE
     assert span.parent is not None and format(span.parent.span_id, "016x") == PARENT

@@ -17,7 +17,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from annotary.events.v1 import events_pb2
 from annotary_cli.infra import free_port, start_broker
@@ -146,3 +146,45 @@ async def test_read_back_counts_records_the_broker_does_not_serve(
         assert await asyncio.wait_for(relay._unserved(rows, beyond), 30) == 3  # type: ignore[arg-type]
     finally:
         await asyncio.wait_for(producer.stop(), 30)
+
+
+async def test_a_producer_routing_by_a_partition_the_topic_no_longer_has_is_set_right(
+    bootstrap: str, pool: asyncpg.Pool
+) -> None:
+    """A broker restarted on empty storage, the topic created again with fewer partitions than its previous life
+    (Tansu auto-creates 4, the services create ``kafka_partitions``): a producer still holding the old metadata
+    writes to a partition that no longer exists, Tansu acknowledges and never serves it. The relay's read-back sees
+    the loss; it must also refresh the producer's metadata, or publishing again loses the same records again until
+    the next periodic refresh (5 minutes at the client's default, which this producer keeps)."""
+    settings = CommonSettings(kafka_bootstrap=bootstrap, kafka_partitions=3, kafka_fast_rebalance=True)
+    await ensure_topics(settings)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    assert await producer.partitions_for(ITEM_INGESTED) == {0, 1, 2}
+    cluster = producer.client.cluster  # the previous life's layout: a fourth partition
+    last = cluster._partitions[ITEM_INGESTED][2]
+    cluster._partitions[ITEM_INGESTED][3] = last._replace(partition=3)
+    cluster._broker_partitions[last.leader].add(TopicPartition(ITEM_INGESTED, 3))
+    assert producer.client.cluster.partitions_for_topic(ITEM_INGESTED) == {0, 1, 2, 3}
+
+    async def recreate() -> None:
+        await ensure_topics(settings)
+
+    relay = OutboxRelay(pool, producer, SCHEMA, bootstrap_servers=bootstrap, on_broker_reset=recreate,
+                        batch_size=50, poll_interval_s=0.05, probe_interval_s=0.5, settle_s=0.3, retry_s=0.3)
+    task = asyncio.create_task(relay.run())
+    try:
+        staged = await _stage(pool, 0, 40)
+        deadline = time.monotonic() + 30
+        while True:
+            missing = staged - await _on_bus(bootstrap)
+            if not missing or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.5)
+        assert not missing, f"{len(missing)} of {len(staged)} events never readable on the broker"
+        assert relay.replayed > 0  # the unserved records were seen
+        assert producer.client.cluster.partitions_for_topic(ITEM_INGESTED) == {0, 1, 2}
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await producer.stop()

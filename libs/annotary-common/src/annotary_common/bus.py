@@ -288,6 +288,8 @@ def make_producer(settings: CommonSettings, service: str) -> AIOKafkaProducer:
         bootstrap_servers=settings.kafka_bootstrap,
         client_id=f"annotary-{service}-relay",
         acks="all",
+        # as the consumers': a topic re-created with other partitions is routed by its own within seconds
+        metadata_max_age_ms=5000,
         linger_ms=5,
         compression_type="gzip",
     )

@@ -236,6 +236,10 @@ class OutboxRelay:
                 await self._on_broker_reset()
         if unserved:
             await asyncio.sleep(self._settle_s)  # let the broker finish whatever reset its topics
+            # The producer may still route by the partitions of the topic's previous life: Tansu acknowledges a
+            # write to a partition the topic no longer has (a topic created with 3 after one auto-created with 4)
+            # and never serves it, so publishing again with the old metadata would repeat the loss for ever.
+            await self._refresh_producer_metadata()
             return len(rows)
         for tp, offset in high.items():
             self._acked[tp] = max(self._acked.get(tp, -1), offset)
@@ -318,6 +322,18 @@ class OutboxRelay:
         present = await asyncio.wait_for(probe.topics(), self._probe_interval_s * 5)
         if still := sorted(topics - present):
             raise RuntimeError(f"topics {still} still missing on the broker after creating them")
+        await self._refresh_producer_metadata()  # the new topics' partitions, not the old ones'
+
+    async def _refresh_producer_metadata(self) -> None:
+        """Have the producer fetch the cluster's metadata now (its partitions per topic), not at its next periodic
+        refresh. A broker that does not answer leaves it as it was: the next batch tells."""
+        try:
+            await asyncio.wait_for(self._producer.client.force_metadata_update(), self._probe_interval_s * 5)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.debug("refreshing the producer's metadata failed", extra={"schema": self._schema,
+                                                                           "error": repr(exc)})
 
     async def _queue_again(self, conn: asyncpg.Connection, lost: list[tuple[str, int]]) -> None:
         """Mark every published row unpublished and forget the acknowledged offsets."""
@@ -365,6 +381,7 @@ class OutboxRelay:
                                                                   "lost_partitions": [f"{t}:{p}" for t, p in lost]})
             if self._on_broker_reset is not None:
                 await self._on_broker_reset()
+            await self._refresh_producer_metadata()
         if not lost:
             return
         async with self._pool.acquire() as conn, conn.transaction():
