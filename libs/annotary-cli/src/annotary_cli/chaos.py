@@ -579,9 +579,55 @@ class Chaos:
                 "unpublished": state["unpublished"],
             }
             state["unsettled"] = {k: v for k, v in unsettled.items() if v}  # what was still open at the deadline
-            if not state["unsettled"] or time.monotonic() > deadline:
+            if not state["unsettled"]:
+                return state
+            if time.monotonic() > deadline:
+                stuck = [i for i, s in state["items"].items() if s not in TERMINAL_ITEM_STATES | WAITING_ITEM_STATES]
+                try:  # a diagnosis: it never changes the verdict
+                    state["stuck_trail"] = await self._trail(stuck[:5]) if stuck else {}
+                except Exception as exc:
+                    state["stuck_trail"] = {"error": repr(exc)}
                 return state
             await asyncio.sleep(1.0)
+
+    async def _trail(self, item_ids: list[str]) -> dict[str, Any]:
+        """Where the task.submitted events of items that never settled went: staged and published by the
+        orchestrator, on the bus (partition, offset), taken by qa (its inbox), and qa's saved positions; the topic's
+        end offsets. Said in the verdict so that a failed run names the step that dropped them."""
+        conn = await asyncpg.connect(self.infra.database_url)
+        try:
+            staged = [dict(r) for r in await conn.fetch(
+                "SELECT key AS item_id, event_id::text, published_at IS NOT NULL AS published FROM orchestrator.outbox"
+                " WHERE topic = 'task.submitted' AND key = ANY($1::text[]) ORDER BY id", item_ids)]
+            taken = {str(r["event_id"]) for r in await conn.fetch(
+                "SELECT event_id FROM qa.inbox WHERE event_id = ANY($1::uuid[])",
+                [uuid.UUID(r["event_id"]) for r in staged])}
+            positions = {f"{r['topic']}:{r['partition']}": r["next_offset"] for r in await conn.fetch(
+                "SELECT topic, partition, next_offset FROM qa.consumer_positions WHERE topic = 'task.submitted'")}
+        finally:
+            await conn.close()
+        on_bus: dict[str, str] = {}
+        consumer = AIOKafkaConsumer("task.submitted", bootstrap_servers=self.infra.bootstrap, group_id=None,
+                                    auto_offset_reset="earliest", enable_auto_commit=False)
+        await consumer.start()
+        try:
+            quiet_since = time.monotonic()
+            while time.monotonic() - quiet_since < 3.0:
+                batches = await consumer.getmany(timeout_ms=500)
+                for records in batches.values():
+                    quiet_since = time.monotonic()
+                    for record in records:
+                        with contextlib.suppress(Exception):
+                            on_bus[parse_event(record.value).event_id] = f"{record.partition}@{record.offset}"
+            partitions = sorted(consumer.partitions_for_topic("task.submitted") or [])
+            assigned = list(consumer.assignment())
+            ends = {f"{tp.topic}:{tp.partition}": offset
+                    for tp, offset in (await consumer.end_offsets(assigned)).items()} if assigned else {}
+        finally:
+            await consumer.stop()
+        return {"events": [{**e, "on_bus": on_bus.get(e["event_id"], ""), "taken_by_qa": e["event_id"] in taken}
+                           for e in staged],
+                "topic_partitions": partitions, "end_offsets": ends, "qa_positions": positions}
 
     async def _bus(self, expected: int) -> dict[str, set[str]]:
         """Event ids of ``annotation.accepted`` per item of this run, read from the start of the topic."""
@@ -683,6 +729,7 @@ class Chaos:
             "stuck": len(problems["stuck"]),
             "disagree": len(problems["disagree"]),
             "examples": {k: v[:10] for k, v in problems.items() if v},
+            **({"stuck_trail": state["stuck_trail"]} if state.get("stuck_trail") else {}),
         }
 
     # -- the whole run -------------------------------------------------------------------------------
