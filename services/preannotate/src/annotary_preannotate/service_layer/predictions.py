@@ -21,22 +21,24 @@ log = logging.getLogger(__name__)
 PRODUCER = "preannotate"
 
 
-async def on_item_ingested(conn: asyncpg.Connection, event: Event) -> None:
-    """Bus handler (group annotary-preannotate); runs inside the transaction that records the inbox entry."""
+def _ingested(event: Event) -> events_pb2.ItemIngested:
     if not isinstance(event.payload, events_pb2.ItemIngested):
         raise PermanentError(f"expected ItemIngested, got {type(event.payload).__name__}")
-    await store_imported_predictions(conn, event.payload)
-    await flywheel.record_item(conn, event.payload.item)
+    return event.payload
+
+
+async def on_item_ingested(conn: asyncpg.Connection, event: Event) -> None:
+    """Bus handler (group annotary-preannotate); runs inside the transaction that records the inbox entry."""
+    payload = _ingested(event)
+    await store_imported_predictions(conn, payload)
+    await flywheel.record_item(conn, payload.item)
 
 
 async def on_items_ingested(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
     """Batch handler of a run of item.ingested (one transaction, as :func:`on_item_ingested` on each in turn): the
     items kept for the model in two statements whatever the run's length; imported predictions (rare) per event,
     each in its event's span. A bad event fails the run, which the consumer then splits down to that event."""
-    for event in events:
-        if not isinstance(event.payload, events_pb2.ItemIngested):
-            raise PermanentError(f"expected ItemIngested, got {type(event.payload).__name__}")
-    payloads = [event.payload for event in events if isinstance(event.payload, events_pb2.ItemIngested)]
+    payloads = [_ingested(event) for event in events]
     for event, payload in zip(events, payloads, strict=True):
         if payload.predictions:
             with consume_span(event):
