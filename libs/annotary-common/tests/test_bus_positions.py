@@ -17,6 +17,7 @@ from typing import Any
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from annotary.events.v1 import events_pb2
 from annotary_cli.infra import free_port, start_broker
@@ -281,3 +282,105 @@ async def test_a_member_running_through_a_broker_restart_skips_nothing_of_the_ne
         await kafka.stop()
         await producer.stop()
         broker.kill()
+
+
+async def publish_keyed(settings: CommonSettings, names: list[str]) -> None:
+    """Publish keyed by item, as the relay does: the records spread over all of the topic's partitions."""
+    producer = make_producer(settings, "test")
+    await producer.start()
+    try:
+        futures = [await producer.send(ITEM_INGESTED, ingested(name), key=name.encode()) for name in names]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def test_the_services_create_topics_with_the_partitions_the_embedded_broker_auto_creates(
+    tmp_path: Path
+) -> None:
+    """A client's metadata request re-creates a lost topic with the broker's own partition count; the services must
+    create theirs with the same count, or the topic's partitions change under a running group (see below)."""
+    broker, bootstrap = start_broker(tmp_path)
+    try:
+        producer = make_producer(CommonSettings(kafka_bootstrap=bootstrap), "test")
+        await producer.start()
+        try:
+            await producer.send_and_wait("auto.created", b"x")
+            auto = producer.client.cluster.partitions_for_topic("auto.created")
+        finally:
+            await producer.stop()
+        assert auto is not None and len(auto) == CommonSettings().kafka_partitions
+    finally:
+        broker.kill()
+
+
+async def test_a_group_reads_every_partition_of_a_topic_a_client_re_created_after_a_broker_restart(
+    tmp_path: Path, pool: asyncpg.Pool, eventually: Any
+) -> None:
+    """The chaos run's stuck items: after the broker restarted on empty storage, a client's metadata request
+    re-created ``task.submitted`` with the broker's partition count (4, where the services had created 3), and qa's
+    group never read partition 3. Tansu can answer the rebalance a partition change asks for with the group's old
+    assignment (the same member, generation 0 again; seen with a plain aiokafka member, not every time): the group
+    must never see its topics' partitions change. So the re-created topic has the services' count, and the group
+    reads every partition of the new log."""
+    port = free_port()
+    broker, bootstrap = start_broker(tmp_path / "first", port)
+    settings = CommonSettings(kafka_bootstrap=bootstrap, kafka_fast_rebalance=True)
+
+    async def handler(conn: asyncpg.Connection, event: Event) -> None:
+        await conn.execute("INSERT INTO applied (event_id, item_id) VALUES ($1, $2)", uuid.UUID(event.event_id),
+                           event.payload.item.item_id)  # type: ignore[attr-defined]
+
+    async def applied(count: int) -> None:
+        async def done() -> bool:
+            return int(await pool.fetchval("SELECT count(*) FROM applied")) >= count
+
+        await eventually(done, f"{count} events applied")
+
+    kafka = make_broker(settings, "test")
+    producer = make_producer(settings, "test-dlq")
+    consumer = Consumer(broker=kafka, pool=pool, producer=producer, settings=settings, group_id=GROUP)
+    consumer.subscribe(ITEM_INGESTED, handler)
+    consumer.register()
+    try:
+        await ensure_topics(settings)
+        old = [f"old{i}" for i in range(12)]
+        await publish_keyed(settings, old)
+        await producer.start()
+        await kafka.start()
+        await applied(len(old))
+        broker.kill()
+        broker, _ = start_broker(tmp_path / "second", port)  # empty storage; nobody creates the topics this time
+
+        async def re_created() -> bool:  # by the member's own metadata refresh (every 5 s)
+            admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+            await admin.start()
+            try:
+                return ITEM_INGESTED in set(await admin.list_topics())
+            finally:
+                await admin.close()
+
+        await eventually(re_created, "the topic re-created by a client")
+        await asyncio.sleep(3.0)  # the group's rebalance onto the re-created topic
+        new = [f"new{i}" for i in range(40)]
+        await publish_keyed(settings, new)
+        partitions = await read_partitions(bootstrap)
+        assert len(partitions) == settings.kafka_partitions, partitions
+        await applied(len(old) + len(new))
+        names = [r["item_id"] for r in await pool.fetch("SELECT item_id FROM applied")]
+        assert sorted(names) == sorted(old + new)
+    finally:
+        await consumer.close()
+        await kafka.stop()
+        await producer.stop()
+        broker.kill()
+
+
+async def read_partitions(bootstrap: str) -> list[int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        [described] = await admin.describe_topics([ITEM_INGESTED])
+        return sorted(p["partition"] for p in described["partitions"])
+    finally:
+        await admin.close()
