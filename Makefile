@@ -80,7 +80,7 @@ test-integration: install web browser radosgw ## the whole stack on real Postgre
 
 test: install lsml web browser radosgw proto-check lint ## everything: generated code, lint, unit, deploy and integration tests
 	cd $(WEB) && npm test --silent
-	$(PY) -m pytest libs services tests
+	$(PY) -m pytest libs services tests --durations=30  # the slowest, to keep the suite well under 20 minutes
 
 chaos: install ## the reduced chaos run alone (make test runs it too); the full size is in make bench
 	$(PY) -m pytest tests/integration/test_chaos.py -q
