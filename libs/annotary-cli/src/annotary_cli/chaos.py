@@ -33,6 +33,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -339,23 +340,46 @@ class Chaos:
                     raise TimeoutError(f"project {pid}: the orchestrator never held its {count} items")
                 await asyncio.sleep(0.2)
 
-    async def _topic_items(self, topic: str, expected: set[str] | None = None) -> set[str]:
-        """The item ids (record keys) of this run on ``topic``, read from the start."""
+    @contextlib.asynccontextmanager
+    async def _from_start(self, topic: str, take: Callable[[Any], None], done: Callable[[float], bool],
+                          limit_s: float) -> AsyncIterator[AIOKafkaConsumer]:
+        """Read ``topic`` from the start with no group, handing each record to ``take``, until ``done(quiet_s)``
+        holds (the seconds since records last came) or ``limit_s`` passes; yields the consumer, still running, for
+        questions about the topic (partitions, end offsets)."""
         consumer = AIOKafkaConsumer(topic, bootstrap_servers=self.infra.bootstrap, group_id=None,
                                     auto_offset_reset="earliest", enable_auto_commit=False)
         await consumer.start()
-        found: set[str] = set()
         try:
-            deadline = time.monotonic() + 30.0
+            deadline = time.monotonic() + limit_s
+            quiet_since = time.monotonic()
             while time.monotonic() < deadline:
-                for records in (await consumer.getmany(timeout_ms=500)).values():
-                    found.update(r.key.decode() for r in records if r.key and r.key.decode() in self.items)
-                if expected is None and found and len(found) >= len(self.items):
+                batches = await consumer.getmany(timeout_ms=500)
+                for records in batches.values():
+                    for record in records:
+                        take(record)
+                if batches:
+                    quiet_since = time.monotonic()
+                if done(time.monotonic() - quiet_since):
                     break
-                if expected is not None and expected <= found:
-                    break
+            yield consumer
         finally:
             await consumer.stop()
+
+    async def _topic_items(self, topic: str, expected: set[str] | None = None) -> set[str]:
+        """The item ids (record keys) of this run on ``topic``, read from the start."""
+        found: set[str] = set()
+
+        def take(record: Any) -> None:
+            if record.key and record.key.decode() in self.items:
+                found.add(record.key.decode())
+
+        def done(_quiet_s: float) -> bool:
+            if expected is None:
+                return bool(found) and len(found) >= len(self.items)
+            return expected <= found
+
+        async with self._from_start(topic, take, done, limit_s=30.0):
+            pass
         return found
 
     # -- load ----------------------------------------------------------------------------------------
@@ -607,53 +631,33 @@ class Chaos:
         finally:
             await conn.close()
         on_bus: dict[str, str] = {}
-        consumer = AIOKafkaConsumer("task.submitted", bootstrap_servers=self.infra.bootstrap, group_id=None,
-                                    auto_offset_reset="earliest", enable_auto_commit=False)
-        await consumer.start()
-        try:
-            quiet_since = time.monotonic()
-            while time.monotonic() - quiet_since < 3.0:
-                batches = await consumer.getmany(timeout_ms=500)
-                for records in batches.values():
-                    quiet_since = time.monotonic()
-                    for record in records:
-                        with contextlib.suppress(Exception):
-                            on_bus[parse_event(record.value).event_id] = f"{record.partition}@{record.offset}"
+
+        def take(record: Any) -> None:
+            with contextlib.suppress(Exception):
+                on_bus[parse_event(record.value).event_id] = f"{record.partition}@{record.offset}"
+
+        async with self._from_start("task.submitted", take, lambda quiet_s: quiet_s >= 3.0, limit_s=120.0) as consumer:
             partitions = sorted(consumer.partitions_for_topic("task.submitted") or [])
             assigned = list(consumer.assignment())
             ends = {f"{tp.topic}:{tp.partition}": offset
                     for tp, offset in (await consumer.end_offsets(assigned)).items()} if assigned else {}
-        finally:
-            await consumer.stop()
         return {"events": [{**e, "on_bus": on_bus.get(e["event_id"], ""), "taken_by_qa": e["event_id"] in taken}
                            for e in staged],
                 "topic_partitions": partitions, "end_offsets": ends, "qa_positions": positions}
 
     async def _bus(self, expected: int) -> dict[str, set[str]]:
         """Event ids of ``annotation.accepted`` per item of this run, read from the start of the topic."""
-        consumer = AIOKafkaConsumer(
-            "annotation.accepted", bootstrap_servers=self.infra.bootstrap, group_id=None,
-            auto_offset_reset="earliest", enable_auto_commit=False,
-        )
-        await consumer.start()
         per_item: dict[str, set[str]] = {}
-        try:
-            deadline = time.monotonic() + 120.0
-            quiet_since = time.monotonic()
-            while time.monotonic() < deadline:
-                batches = await consumer.getmany(timeout_ms=500)
-                for records in batches.values():
-                    for record in records:
-                        event = parse_event(record.value)
-                        item_id = event.payload.item.item_id  # type: ignore[attr-defined]
-                        if item_id in self.items:
-                            per_item.setdefault(item_id, set()).add(event.event_id)
-                if batches:
-                    quiet_since = time.monotonic()
-                if len(per_item) >= expected and time.monotonic() - quiet_since > 3.0:
-                    break
-        finally:
-            await consumer.stop()
+
+        def take(record: Any) -> None:
+            event = parse_event(record.value)
+            item_id = event.payload.item.item_id  # type: ignore[attr-defined]
+            if item_id in self.items:
+                per_item.setdefault(item_id, set()).add(event.event_id)
+
+        async with self._from_start("annotation.accepted", take,
+                                    lambda quiet_s: len(per_item) >= expected and quiet_s > 3.0, limit_s=120.0):
+            pass
         return per_item
 
     async def verify(self, settle_started: float) -> dict[str, Any]:
