@@ -9,7 +9,9 @@ Where a group resumes is kept in Postgres too (``consumer_positions``), not only
 offset: a broker that restarted on empty storage starts its logs again at offset 0 and accepts the commits of
 members that have not noticed yet, so a committed offset can point past records nobody read. On every assignment
 the group checks that the broker still serves, at the stored offsets, the records it read last (and first); where
-it does not, the group reads the partition again from the start and the inbox drops what was applied.
+it does not, the group reads the partition again from the start and the inbox drops what was applied. A member
+that led its group's rebalance checks that the coordinator handed it the partitions it computed for itself, and
+joins again as a new member where it did not (Tansu can answer with the assignment of the round before).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
@@ -410,6 +413,7 @@ class Consumer:
             heartbeat_interval_ms=heartbeat_ms,
             rebalance_timeout_ms=rebalance_ms,
             listener=resume,
+            partition_assignment_strategy=(resume.assignor,),
             **batch_options,
         )
         subscriber(on_message)
@@ -748,6 +752,26 @@ class Consumer:
         )
 
 
+def _remembering_assignor() -> type[RoundRobinPartitionAssignor]:
+    """Kafka's round-robin assignor (same protocol name, so members of any version agree) that remembers, in the
+    process that leads a rebalance, the partitions it gave each member: the member can then tell that the
+    coordinator handed it something else. Tansu does, when a group's members rejoin unchanged (a topic's
+    partitions changed under it): its generation stays 0 and its answer is the assignment of the round before. One
+    class per consumer group member, as the memory is per member."""
+
+    class Remembering(RoundRobinPartitionAssignor):  # type: ignore[misc]
+        computed: dict[str, set[TopicPartition]] = {}
+
+        @classmethod
+        def assign(cls, cluster: Any, members: Any) -> Any:
+            assignments = super().assign(cluster, members)
+            cls.computed = {member: {TopicPartition(topic, p) for topic, partitions in given.assignment
+                                     for p in partitions} for member, given in assignments.items()}
+            return assignments
+
+    return Remembering
+
+
 class _ResumeFromDatabase(ConsumerRebalanceListener):  # type: ignore[misc]
     """Pauses a group's newly assigned partitions at once (the fetcher is already running: nothing may be read from
     the broker's committed offset before the saved position is checked) and hands them to :meth:`Consumer.resume`
@@ -757,6 +781,8 @@ class _ResumeFromDatabase(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, owner: Consumer) -> None:
         self._owner = owner
         self.subscriber: Any = None
+        self.assignor = _remembering_assignor()
+        self.rejoins = 0  # times this member left and joined again over a stale assignment
         self._generation = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -770,11 +796,46 @@ class _ResumeFromDatabase(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         kafka = getattr(self.subscriber, "consumer", None)
-        if kafka is None or not assigned:
+        if kafka is None:
+            return
+        if self._stale(kafka, assigned):
+            self._generation += 1  # nothing of this assignment is resumed: the member joins afresh
+            self._spawn(self._join_afresh(kafka, assigned))
+            return
+        if not assigned:
             return
         kafka.pause(*assigned)
         self._generation += 1
         generation = self._generation
-        task = asyncio.create_task(self._owner.resume(kafka, assigned, lambda: self._generation == generation))
+        self._spawn(self._owner.resume(kafka, assigned, lambda: self._generation == generation))
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _stale(self, kafka: AIOKafkaConsumer, assigned: set[TopicPartition]) -> bool:
+        """Whether this member led the rebalance and the coordinator handed it other partitions than it computed
+        for itself (never on Kafka; Tansu's stale answer, see ``_remembering_assignor``)."""
+        computed, self.assignor.computed = self.assignor.computed, {}
+        member = getattr(getattr(kafka, "_coordinator", None), "member_id", None)  # aiokafka keeps it private
+        mine = computed.get(member) if isinstance(member, str) else None
+        if mine is None or mine == set(assigned):
+            return False
+        log.warning(
+            "the group coordinator handed this member other partitions than the leader (this member) computed:"
+            " leaving the group and joining again as a new member",
+            extra={"group": self._owner.group_id, "computed": sorted(f"{tp.topic}:{tp.partition}" for tp in mine),
+                   "received": sorted(f"{tp.topic}:{tp.partition}" for tp in assigned)},
+        )
+        return True
+
+    async def _join_afresh(self, kafka: AIOKafkaConsumer, held: set[TopicPartition]) -> None:
+        """Leave and subscribe again: the member comes back under a new id, the membership changes, and the
+        coordinator must hand out a new assignment (a plain rejoin got the stale one again)."""
+        self.rejoins += 1
+        topics = sorted(kafka.subscription())
+        self._owner.forget(held)
+        kafka.unsubscribe()
+        await asyncio.sleep(0.2)  # the leave (a reset of the member id, a LeaveGroup where the generation is > 0)
+        kafka.subscribe(topics=topics, listener=self)
