@@ -10,7 +10,9 @@ record at that offset; otherwise it reads the partition from the start, and the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -51,28 +53,10 @@ async def publish_raw(settings: CommonSettings, records: list[bytes]) -> None:
 
 
 async def consume_until(settings: CommonSettings, pool: asyncpg.Pool, eventually: Any, count: int) -> Consumer:
-    """Run the group until ``applied`` holds ``count`` rows; returns the stopped consumer (for its counters)."""
-
-    async def handler(conn: asyncpg.Connection, event: Event) -> None:
-        await conn.execute("INSERT INTO applied (event_id, item_id) VALUES ($1, $2)", uuid.UUID(event.event_id),
-                           event.payload.item.item_id)  # type: ignore[attr-defined]
-
-    broker = make_broker(settings, "test")
-    producer = make_producer(settings, "test-dlq")
-    await producer.start()
-    consumer = Consumer(broker=broker, pool=pool, producer=producer, settings=settings, group_id=GROUP)
-    consumer.subscribe(ITEM_INGESTED, handler)
-    consumer.register()
-    await broker.start()
-    try:
-        async def done() -> bool:
-            return int(await pool.fetchval("SELECT count(*) FROM applied")) >= count
-
-        await eventually(done, f"{count} events applied")
-    finally:
-        await consumer.close()  # as the service runtime does before the broker stops: handled offsets committed
-        await broker.stop()
-        await producer.stop()
+    """Run the group until ``applied`` holds ``count`` rows; returns the stopped consumer (for its counters). Closing
+    it first, as the service runtime does before the broker stops, commits the handled offsets."""
+    async with group_member(settings, pool) as consumer:
+        await applied(pool, eventually, count)
     return consumer
 
 
@@ -247,41 +231,51 @@ async def test_a_member_running_through_a_broker_restart_skips_nothing_of_the_ne
     port = free_port()
     broker, bootstrap = start_broker(tmp_path / "first", port)
     settings = CommonSettings(kafka_bootstrap=bootstrap, kafka_fast_rebalance=False)
-
-    async def handler(conn: asyncpg.Connection, event: Event) -> None:
-        await conn.execute("INSERT INTO applied (event_id, item_id) VALUES ($1, $2)", uuid.UUID(event.event_id),
-                           event.payload.item.item_id)  # type: ignore[attr-defined]
-
-    async def applied(count: int) -> None:
-        async def done() -> bool:
-            return int(await pool.fetchval("SELECT count(*) FROM applied")) >= count
-
-        await eventually(done, f"{count} events applied")
-
-    kafka = make_broker(settings, "test")
-    producer = make_producer(settings, "test-dlq")
-    consumer = Consumer(broker=kafka, pool=pool, producer=producer, settings=settings, group_id=GROUP)
-    consumer.subscribe(ITEM_INGESTED, handler)
-    consumer.register()
     try:
         await ensure_topics(settings)
         await publish(settings, [f"old{i}" for i in range(10)])
-        await producer.start()
-        await kafka.start()
-        await applied(10)
-        broker.kill()
-        broker, _ = start_broker(tmp_path / "second", port)  # empty storage: the log starts again at 0
-        await ensure_topics(settings)
-        new = [f"new{i}" for i in range(25)]
-        await publish(settings, new)  # at once: the member's old position (10) lies inside the new log
-        await applied(35)
+        async with group_member(settings, pool):
+            await applied(pool, eventually, 10)
+            broker.kill()
+            broker, _ = start_broker(tmp_path / "second", port)  # empty storage: the log starts again at 0
+            await ensure_topics(settings)
+            new = [f"new{i}" for i in range(25)]
+            await publish(settings, new)  # at once: the member's old position (10) lies inside the new log
+            await applied(pool, eventually, 35)
         names = [r["item_id"] for r in await pool.fetch("SELECT item_id FROM applied")]
         assert sorted(names) == sorted([f"old{i}" for i in range(10)] + new)
+    finally:
+        broker.kill()
+
+
+async def _apply(conn: asyncpg.Connection, event: Event) -> None:
+    await conn.execute("INSERT INTO applied (event_id, item_id) VALUES ($1, $2)", uuid.UUID(event.event_id),
+                       event.payload.item.item_id)  # type: ignore[attr-defined]
+
+
+async def applied(pool: asyncpg.Pool, eventually: Any, count: int) -> None:
+    async def done() -> bool:
+        return int(await pool.fetchval("SELECT count(*) FROM applied")) >= count
+
+    await eventually(done, f"{count} events applied")
+
+
+@contextlib.asynccontextmanager
+async def group_member(settings: CommonSettings, pool: asyncpg.Pool) -> AsyncIterator[Consumer]:
+    """One member of the group, running, that writes each ``item.ingested`` it applies to ``applied``."""
+    kafka = make_broker(settings, "test")
+    producer = make_producer(settings, "test-dlq")
+    consumer = Consumer(broker=kafka, pool=pool, producer=producer, settings=settings, group_id=GROUP)
+    consumer.subscribe(ITEM_INGESTED, _apply)
+    consumer.register()
+    try:
+        await producer.start()
+        await kafka.start()
+        yield consumer
     finally:
         await consumer.close()
         await kafka.stop()
         await producer.stop()
-        broker.kill()
 
 
 async def publish_keyed(settings: CommonSettings, names: list[str]) -> None:
@@ -327,52 +321,32 @@ async def test_a_group_reads_every_partition_of_a_topic_a_client_re_created_afte
     broker, bootstrap = start_broker(tmp_path / "first", port)
     settings = CommonSettings(kafka_bootstrap=bootstrap, kafka_fast_rebalance=True)
 
-    async def handler(conn: asyncpg.Connection, event: Event) -> None:
-        await conn.execute("INSERT INTO applied (event_id, item_id) VALUES ($1, $2)", uuid.UUID(event.event_id),
-                           event.payload.item.item_id)  # type: ignore[attr-defined]
+    async def re_created() -> bool:  # by the member's own metadata refresh (every 5 s)
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            return ITEM_INGESTED in set(await admin.list_topics())
+        finally:
+            await admin.close()
 
-    async def applied(count: int) -> None:
-        async def done() -> bool:
-            return int(await pool.fetchval("SELECT count(*) FROM applied")) >= count
-
-        await eventually(done, f"{count} events applied")
-
-    kafka = make_broker(settings, "test")
-    producer = make_producer(settings, "test-dlq")
-    consumer = Consumer(broker=kafka, pool=pool, producer=producer, settings=settings, group_id=GROUP)
-    consumer.subscribe(ITEM_INGESTED, handler)
-    consumer.register()
     try:
         await ensure_topics(settings)
         old = [f"old{i}" for i in range(12)]
         await publish_keyed(settings, old)
-        await producer.start()
-        await kafka.start()
-        await applied(len(old))
-        broker.kill()
-        broker, _ = start_broker(tmp_path / "second", port)  # empty storage; nobody creates the topics this time
-
-        async def re_created() -> bool:  # by the member's own metadata refresh (every 5 s)
-            admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-            await admin.start()
-            try:
-                return ITEM_INGESTED in set(await admin.list_topics())
-            finally:
-                await admin.close()
-
-        await eventually(re_created, "the topic re-created by a client")
-        await asyncio.sleep(3.0)  # the group's rebalance onto the re-created topic
-        new = [f"new{i}" for i in range(40)]
-        await publish_keyed(settings, new)
-        partitions = await read_partitions(bootstrap)
-        assert len(partitions) == settings.kafka_partitions, partitions
-        await applied(len(old) + len(new))
+        async with group_member(settings, pool):
+            await applied(pool, eventually, len(old))
+            broker.kill()
+            broker, _ = start_broker(tmp_path / "second", port)  # empty storage; nobody creates the topics this time
+            await eventually(re_created, "the topic re-created by a client")
+            await asyncio.sleep(3.0)  # the group's rebalance onto the re-created topic
+            new = [f"new{i}" for i in range(40)]
+            await publish_keyed(settings, new)
+            partitions = await read_partitions(bootstrap)
+            assert len(partitions) == settings.kafka_partitions, partitions
+            await applied(pool, eventually, len(old) + len(new))
         names = [r["item_id"] for r in await pool.fetch("SELECT item_id FROM applied")]
         assert sorted(names) == sorted(old + new)
     finally:
-        await consumer.close()
-        await kafka.stop()
-        await producer.stop()
         broker.kill()
 
 
@@ -398,37 +372,19 @@ async def test_a_group_reads_the_partitions_a_topic_gains_under_it(
     port = free_port()
     broker, bootstrap = start_broker(tmp_path / "first", port)
     settings = CommonSettings(kafka_bootstrap=bootstrap, kafka_fast_rebalance=True, kafka_partitions=3)
-
-    async def handler(conn: asyncpg.Connection, event: Event) -> None:
-        await conn.execute("INSERT INTO applied (event_id, item_id) VALUES ($1, $2)", uuid.UUID(event.event_id),
-                           event.payload.item.item_id)  # type: ignore[attr-defined]
-
-    kafka = make_broker(settings, "test")
-    producer = make_producer(settings, "test-dlq")
-    consumer = Consumer(broker=kafka, pool=pool, producer=producer, settings=settings, group_id=GROUP)
-    consumer.subscribe(ITEM_INGESTED, handler)
-    consumer.register()
     try:
         await ensure_topics(settings)
-        await producer.start()
-        await kafka.start()
-        await asyncio.sleep(3.0)  # the group formed on 3 partitions
-        broker.kill()
-        await asyncio.sleep(0.5)
-        broker, _ = start_broker(tmp_path / "second", port)
-        await asyncio.sleep(6.0)  # a metadata refresh (every 5 s) re-creates the topic; the group rebalances
-        assert await read_partitions(bootstrap) == [0, 1, 2, 3]
-        new = [f"new{i}" for i in range(40)]
-        await publish_keyed(settings, new)
-
-        async def done() -> bool:
-            return int(await pool.fetchval("SELECT count(*) FROM applied")) >= len(new)
-
-        await eventually(done, f"{len(new)} events applied")
+        async with group_member(settings, pool):
+            await asyncio.sleep(3.0)  # the group formed on 3 partitions
+            broker.kill()
+            await asyncio.sleep(0.5)
+            broker, _ = start_broker(tmp_path / "second", port)
+            await asyncio.sleep(6.0)  # a metadata refresh (every 5 s) re-creates the topic; the group rebalances
+            assert await read_partitions(bootstrap) == [0, 1, 2, 3]
+            new = [f"new{i}" for i in range(40)]
+            await publish_keyed(settings, new)
+            await applied(pool, eventually, len(new))
         names = [r["item_id"] for r in await pool.fetch("SELECT item_id FROM applied")]
         assert sorted(names) == sorted(new)
     finally:
-        await consumer.close()
-        await kafka.stop()
-        await producer.stop()
         broker.kill()
