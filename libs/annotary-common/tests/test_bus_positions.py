@@ -360,21 +360,26 @@ async def read_partitions(bootstrap: str) -> list[int]:
         await admin.close()
 
 
+@pytest.mark.parametrize("members", [1, 2])
 async def test_a_group_reads_the_partitions_a_topic_gains_under_it(
-    tmp_path: Path, pool: asyncpg.Pool, eventually: Any
+    tmp_path: Path, pool: asyncpg.Pool, eventually: Any, members: int
 ) -> None:
     """Where the services' partition count differs from the broker's (here 3 against Tansu's 4): the broker restarts
     on empty storage with the group running and nobody creating the topic; the member rejoins from its cached
     metadata (3 partitions), a metadata refresh re-creates the topic with 4, the leader rejoins for the change and
     Tansu hands back the old 3-partition assignment (3 of 3 runs before the member checked it: none of the 40 new
     records on partition 3 was read). The member sees that it got other partitions than it computed as the leader,
-    joins again as a new member, and reads them all."""
+    joins again as a new member, and reads them all. With two members the leader's own share may stay the same
+    (round robin: [0, 2] of 3 and of 4) while the other's gains partition 3: the leader sees the assignment changed
+    under an unchanged generation."""
     port = free_port()
     broker, bootstrap = start_broker(tmp_path / "first", port)
     settings = CommonSettings(kafka_bootstrap=bootstrap, kafka_fast_rebalance=True, kafka_partitions=3)
     try:
         await ensure_topics(settings)
-        async with group_member(settings, pool):
+        async with contextlib.AsyncExitStack() as stack:
+            for _ in range(members):
+                await stack.enter_async_context(group_member(settings, pool))
             await asyncio.sleep(3.0)  # the group formed on 3 partitions
             broker.kill()
             await asyncio.sleep(0.5)

@@ -783,6 +783,8 @@ class _ResumeFromDatabase(ConsumerRebalanceListener):  # type: ignore[misc]
         self.subscriber: Any = None
         self.assignor = _remembering_assignor()
         self.rejoins = 0  # times this member left and joined again over a stale assignment
+        # the last round this member led: its member id, the generation, the assignment it computed
+        self._led: tuple[str, Any, dict[str, set[TopicPartition]]] | None = None
         self._generation = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -815,17 +817,28 @@ class _ResumeFromDatabase(ConsumerRebalanceListener):  # type: ignore[misc]
         task.add_done_callback(self._tasks.discard)
 
     def _stale(self, kafka: AIOKafkaConsumer, assigned: set[TopicPartition]) -> bool:
-        """Whether this member led the rebalance and the coordinator handed it other partitions than it computed
-        for itself (never on Kafka; Tansu's stale answer, see ``_remembering_assignor``)."""
+        """Whether this member led the rebalance and the coordinator's answer cannot be the leader's assignment:
+        this member was handed other partitions than it computed for itself, or, leading again under the same
+        member id, it changed the assignment but the generation is the last round's (then the other members got
+        the old one). Kafka starts a new generation with every rebalance; Tansu, for unchanged members, keeps it
+        and hands out the last round's assignment (see ``_remembering_assignor``)."""
         computed, self.assignor.computed = self.assignor.computed, {}
-        member = getattr(getattr(kafka, "_coordinator", None), "member_id", None)  # aiokafka keeps it private
-        mine = computed.get(member) if isinstance(member, str) else None
-        if mine is None or mine == set(assigned):
+        coordinator = getattr(kafka, "_coordinator", None)  # aiokafka keeps the member id and generation private
+        member, generation = getattr(coordinator, "member_id", None), getattr(coordinator, "generation", None)
+        if not computed or not isinstance(member, str):
+            return False  # another member led this round
+        previous, self._led = self._led, (member, generation, computed)
+        mine = computed.get(member)
+        if mine is not None and mine != set(assigned):
+            why = "handed this member other partitions than it computed as the leader"
+        elif previous is not None and previous[:2] == (member, generation) and previous[2] != computed:
+            why = "kept the last round's generation although the leader changed the assignment"
+        else:
             return False
         log.warning(
-            "the group coordinator handed this member other partitions than the leader (this member) computed:"
-            " leaving the group and joining again as a new member",
-            extra={"group": self._owner.group_id, "computed": sorted(f"{tp.topic}:{tp.partition}" for tp in mine),
+            "the group coordinator %s: leaving the group and joining again as a new member", why,
+            extra={"group": self._owner.group_id, "generation": generation,
+                   "computed": sorted(f"{tp.topic}:{tp.partition}" for tp in mine or ()),
                    "received": sorted(f"{tp.topic}:{tp.partition}" for tp in assigned)},
         )
         return True
