@@ -232,14 +232,9 @@ class OutboxRelay:
         if lost:
             self._acked, self._marks = {}, {}
             self._verify_until = asyncio.get_running_loop().time() + self._verify_window_s
-            if self._on_broker_reset is not None:  # after the commit: no transaction waits on the broker
-                await self._on_broker_reset()
+            # after the commit: no transaction waits on the broker; records it did not serve: it may be mid-reset
+            await self._reset_topics(settle=bool(unserved))
         if unserved:
-            await asyncio.sleep(self._settle_s)  # let the broker finish whatever reset its topics
-            # The producer may still route by the partitions of the topic's previous life: Tansu acknowledges a
-            # write to a partition the topic no longer has (a topic created with 3 after one auto-created with 4)
-            # and never serves it, so publishing again with the old metadata would repeat the loss for ever.
-            await self._refresh_producer_metadata()
             return len(rows)
         for tp, offset in high.items():
             self._acked[tp] = max(self._acked.get(tp, -1), offset)
@@ -317,16 +312,22 @@ class OutboxRelay:
         log.warning("topics missing on the broker; creating them before publishing",
                     extra={"schema": self._schema, "missing_topics": missing})
         self._verify_until = asyncio.get_running_loop().time() + self._verify_window_s
-        await self._on_broker_reset()
-        await asyncio.sleep(self._settle_s)
+        await self._reset_topics(settle=True)
         present = await asyncio.wait_for(probe.topics(), self._probe_interval_s * 5)
         if still := sorted(topics - present):
             raise RuntimeError(f"topics {still} still missing on the broker after creating them")
-        await self._refresh_producer_metadata()  # the new topics' partitions, not the old ones'
 
-    async def _refresh_producer_metadata(self) -> None:
-        """Have the producer fetch the cluster's metadata now (its partitions per topic), not at its next periodic
-        refresh. A broker that does not answer leaves it as it was: the next batch tells."""
+    async def _reset_topics(self, *, settle: bool) -> None:
+        """After the broker lost topics or logs: have the topics created again (``on_broker_reset``), give the
+        broker ``settle_s`` where asked, and have the producer fetch the cluster's metadata now instead of at its
+        next periodic refresh. It may still route by the partitions of a topic's previous life, and Tansu
+        acknowledges a write to a partition the topic no longer has (created with 3 after an auto-created 4) and
+        never serves it: publishing again with the old metadata would repeat the loss. A broker that does not
+        answer the metadata request leaves it as it was: the next batch tells."""
+        if self._on_broker_reset is not None:
+            await self._on_broker_reset()
+        if settle:
+            await asyncio.sleep(self._settle_s)
         try:
             await asyncio.wait_for(self._producer.client.force_metadata_update(), self._probe_interval_s * 5)
         except asyncio.CancelledError:
@@ -379,9 +380,7 @@ class OutboxRelay:
             self._verify_until = asyncio.get_running_loop().time() + self._verify_window_s
             log.warning("the broker lost topics or logs", extra={"schema": self._schema, "missing_topics": missing,
                                                                   "lost_partitions": [f"{t}:{p}" for t, p in lost]})
-            if self._on_broker_reset is not None:
-                await self._on_broker_reset()
-            await self._refresh_producer_metadata()
+            await self._reset_topics(settle=False)
         if not lost:
             return
         async with self._pool.acquire() as conn, conn.transaction():
