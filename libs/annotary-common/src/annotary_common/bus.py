@@ -776,13 +776,13 @@ class _ResumeFromDatabase(ConsumerRebalanceListener):  # type: ignore[misc]
     """Pauses a group's newly assigned partitions at once (the fetcher is already running: nothing may be read from
     the broker's committed offset before the saved position is checked) and hands them to :meth:`Consumer.resume`
     in a task of its own, so the check never holds up the group's join past its session timeout. A newer assignment
-    supersedes a check still running. The Kafka consumer is the subscriber's, made when the broker starts."""
+    supersedes a check still running. An assignment the member can tell is stale (:meth:`_stale`) is not resumed:
+    the member joins again instead. The Kafka consumer is the subscriber's, made when the broker starts."""
 
     def __init__(self, owner: Consumer) -> None:
         self._owner = owner
         self.subscriber: Any = None
         self.assignor = _remembering_assignor()
-        self.rejoins = 0  # times this member left and joined again over a stale assignment
         # the last round this member led: its member id, the generation, the assignment it computed
         self._led: tuple[str, Any, dict[str, set[TopicPartition]]] | None = None
         self._generation = 0
@@ -821,7 +821,8 @@ class _ResumeFromDatabase(ConsumerRebalanceListener):  # type: ignore[misc]
         this member was handed other partitions than it computed for itself, or, leading again under the same
         member id, it changed the assignment but the generation is the last round's (then the other members got
         the old one). Kafka starts a new generation with every rebalance; Tansu, for unchanged members, keeps it
-        and hands out the last round's assignment (see ``_remembering_assignor``)."""
+        and hands out the last round's assignment (see ``_remembering_assignor``). Takes the round's plan from the
+        assignor and remembers it as the last round this member led."""
         computed, self.assignor.computed = self.assignor.computed, {}
         coordinator = getattr(kafka, "_coordinator", None)  # aiokafka keeps the member id and generation private
         member, generation = getattr(coordinator, "member_id", None), getattr(coordinator, "generation", None)
@@ -846,7 +847,6 @@ class _ResumeFromDatabase(ConsumerRebalanceListener):  # type: ignore[misc]
     async def _join_afresh(self, kafka: AIOKafkaConsumer, held: set[TopicPartition]) -> None:
         """Leave and subscribe again: the member comes back under a new id, the membership changes, and the
         coordinator must hand out a new assignment (a plain rejoin got the stale one again)."""
-        self.rejoins += 1
         topics = sorted(kafka.subscription())
         self._owner.forget(held)
         kafka.unsubscribe()

@@ -21,9 +21,8 @@ class CommonSettings(BaseSettings):
     kafka_bootstrap: str = "127.0.0.1:9092"
     # Partitions of the topics the services create. Keep it equal to the broker's count for topics it auto-creates
     # (Kafka's num.partitions; 4 on Tansu, the embedded broker): after a broker loses its log, a client's metadata
-    # request can re-create a topic before the services do, and a topic whose partitions change under a running
-    # group needs a rebalance that Tansu answers with the group's old assignment (its generation stays 0 for the
-    # same members), so the new partitions were never read.
+    # request can re-create a topic before the services do, and its partitions then change under running groups
+    # (a rebalance each; on Tansu one the group must catch going stale, see bus._remembering_assignor).
     kafka_partitions: int = Field(default=4, ge=1)
     # Small timeouts make consumer-group joins fast (tests, embedded); production keeps Kafka's defaults.
     kafka_fast_rebalance: bool = False
